@@ -1,0 +1,95 @@
+package dev.parley;
+
+import dev.parley.config.ConfigException;
+import dev.parley.config.ParleyConfig;
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.JsonObject;
+import io.vertx.launcher.application.VertxApplication;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Locale;
+
+/**
+ * Entry point of the fat jar. Runs the standard Vert.x launcher ({@code -conf}, {@code -instances},
+ * {@code -cluster}, ...) after one check the launcher does not make: the configuration given with
+ * {@code -conf} must exist, parse and validate, or the process exits with status 1 and a message naming
+ * the file or key (the launcher alone would warn and start with an empty configuration).
+ */
+public final class Parley extends VertxApplication {
+
+  private static final Logger LOG = LoggerFactory.getLogger(Parley.class);
+
+  /** Exit status for a missing, unreadable or invalid configuration. */
+  public static final int EXIT_BAD_CONFIG = 1;
+
+  private Parley(String[] args) {
+    // The launcher finds Main-Verticle in the manifest whose Main-Class is this class.
+    super(args);
+  }
+
+  public static void main(String[] args) {
+    try {
+      ParleyConfig.from(readConf(args));
+    } catch (ConfigException e) {
+      LOG.error("cannot start: {}", e.getMessage());
+      System.err.println("parley: cannot start: " + e.getMessage());
+      System.exit(EXIT_BAD_CONFIG);
+      return;
+    }
+    new Parley(args).launch();
+  }
+
+  /** The configuration named by {@code -conf}/{@code --conf} (a file or inline JSON), or {} without one. */
+  static JsonObject readConf(String[] args) {
+    String value = confArgument(args);
+    if (value == null) {
+      return new JsonObject();
+    }
+    String trimmed = value.trim();
+    if (trimmed.startsWith("{")) {
+      try {
+        return new JsonObject(trimmed);
+      } catch (DecodeException e) {
+        throw new ConfigException("the inline -conf JSON is invalid: " + e.getMessage());
+      }
+    }
+    Path path = Path.of(value);
+    String text;
+    try {
+      text = Files.readString(path, StandardCharsets.UTF_8);
+    } catch (NoSuchFileException e) {
+      throw new ConfigException("configuration file " + path.toAbsolutePath() + " does not exist");
+    } catch (IOException e) {
+      throw new ConfigException("configuration file " + path.toAbsolutePath() + " cannot be read: " + e.getMessage());
+    }
+    try {
+      return new JsonObject(text);
+    } catch (DecodeException e) {
+      throw new ConfigException("configuration file " + path.toAbsolutePath() + " is not a JSON object: "
+        + e.getMessage());
+    }
+  }
+
+  static String confArgument(String[] args) {
+    for (int i = 0; i < args.length; i++) {
+      String a = args[i];
+      String lower = a.toLowerCase(Locale.ROOT);
+      if (lower.equals("-conf") || lower.equals("--conf")) {
+        if (i + 1 >= args.length) {
+          throw new ConfigException("-conf needs a file name or inline JSON");
+        }
+        return args[i + 1];
+      }
+      if (lower.startsWith("-conf=") || lower.startsWith("--conf=")) {
+        return a.substring(a.indexOf('=') + 1);
+      }
+    }
+    return null;
+  }
+}

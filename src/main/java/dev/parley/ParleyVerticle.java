@@ -1,0 +1,91 @@
+package dev.parley;
+
+import dev.parley.config.ParleyConfig;
+import dev.parley.core.CloseCode;
+import dev.parley.core.Hub;
+import dev.parley.http.WebRoutes;
+import dev.parley.transport.OriginGuard;
+import dev.parley.transport.bridge.BridgeTransport;
+import dev.parley.transport.sockjs.SockJsTransport;
+import dev.parley.transport.websocket.WebSocketTransport;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.handler.BodyHandler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One transport instance: an HTTP server on the shared port with its own {@link Hub} on its own event
+ * loop. {@code -instances N} deploys N of these; they share the node's broker and presence store.
+ * Wiring only: configuration is validated here, so a bad value fails the deployment.
+ */
+public final class ParleyVerticle extends VerticleBase {
+
+  private static final Logger LOG = LoggerFactory.getLogger(ParleyVerticle.class);
+
+  private ParleyConfig config;
+  private Hub hub;
+  private HttpServer server;
+  private WebSocketTransport webSocket;
+  private boolean acquired;
+
+  @Override
+  public Future<?> start() {
+    try {
+      config = ParleyConfig.from(config());
+    } catch (RuntimeException e) {
+      return Future.failedFuture(e);
+    }
+    acquired = true;
+    return ParleyNode.acquire(vertx, config).compose(this::startOn);
+  }
+
+  private Future<HttpServer> startOn(ParleyNode node) {
+    hub = new Hub(node.nextHubId(), node.broker(), config.limits(), System::currentTimeMillis);
+    webSocket = new WebSocketTransport(vertx, node, hub);
+
+    Router router = Router.router(vertx);
+    OriginGuard origins = new OriginGuard(config.http().allowedOrigins());
+    // SockJS's xhr transports need the body parsed; one message must fit, with room for JSON escaping.
+    BodyHandler body = BodyHandler.create(false).setBodyLimit(config.limits().maxFrameBytes() * 6L + 1024);
+
+    // Every realtime endpoint refuses foreign browser origins before anything else runs.
+    router.route().pathRegex("/(ws|sockjs|eventbus)(/.*)?").handler(origins);
+    router.route("/ws").handler(webSocket);
+    Future<Router> bridge = Future.succeededFuture();
+    if (config.sockjs().enabled()) {
+      router.route("/sockjs*").handler(body).subRouter(SockJsTransport.router(vertx, node, hub));
+    }
+    if (config.bridge().enabled()) {
+      bridge = BridgeTransport.create(vertx, node, hub)
+        .onSuccess(r -> router.route("/eventbus*").handler(body).subRouter(r));
+    }
+    return bridge.compose(r -> {
+      WebRoutes.mount(router, node, hub);
+      HttpServerOptions options = new HttpServerOptions()
+        .setMaxWebSocketFrameSize(config.limits().maxFrameBytes())
+        .setMaxWebSocketMessageSize(config.limits().maxFrameBytes())
+        .setWebSocketClosingTimeout(5);
+      server = vertx.createHttpServer(options).requestHandler(router);
+      return server.listen(config.http().port(), config.http().host());
+    }).onSuccess(s -> {
+      node.port(s.actualPort());
+      LOG.info("hub {} listening on http://{}:{}/", hub.id(), config.http().host(), s.actualPort());
+    });
+  }
+
+  @Override
+  public Future<?> stop() {
+    if (webSocket != null) {
+      webSocket.stop();
+    }
+    if (hub != null) {
+      hub.shutdown(CloseCode.GOING_AWAY, "server shutting down");
+    }
+    Future<Void> closed = server == null ? Future.succeededFuture() : server.close();
+    return closed.eventually(() -> acquired ? ParleyNode.release(vertx) : Future.succeededFuture());
+  }
+}

@@ -1,0 +1,185 @@
+package dev.parley.config;
+
+import io.vertx.core.json.JsonObject;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+
+/**
+ * The whole configuration of one Parley node, read once at start-up from the JSON given with
+ * {@code -conf}. Every key has a documented default (the {@code DEFAULT_*} constants, listed in
+ * docs/configuration.md); a wrong type, an out-of-range value or an unknown key throws a
+ * {@link ConfigException} naming the key, which fails the deployment.
+ *
+ * <p>Two keys can be overridden without editing the file: {@code http.port} by the environment variable
+ * {@code PARLEY_HTTP_PORT} or the system property {@code parley.http.port}, and {@code http.host} by
+ * {@code PARLEY_HTTP_HOST} or {@code parley.http.host} (system property wins over environment).
+ */
+public record ParleyConfig(
+  NodeConfig node,
+  HttpConfig http,
+  HeartbeatConfig heartbeat,
+  LimitsConfig limits,
+  SockJsConfig sockjs,
+  BridgeConfig bridge,
+  BrokerConfig broker) {
+
+  /** {@code node.*}: identity of this process in a cluster. */
+  public record NodeConfig(String id) {
+  }
+
+  /** {@code http.*}: the listening socket and who may connect to it. */
+  public record HttpConfig(String host, int port, List<String> allowedOrigins, int maxConnections) {
+    public static final String DEFAULT_HOST = "127.0.0.1";
+    public static final int DEFAULT_PORT = 8080;
+    public static final int DEFAULT_MAX_CONNECTIONS = 10_000;
+  }
+
+  /** {@code heartbeat.*}: how dead WebSocket peers are found. */
+  public record HeartbeatConfig(long intervalMs, long timeoutMs) {
+    public static final long DEFAULT_INTERVAL_MS = 25_000;
+    public static final long DEFAULT_TIMEOUT_MS = 20_000;
+  }
+
+  /** {@code limits.*}: bounds on everything one client can make the server hold or do. */
+  public record LimitsConfig(
+    int maxFrameBytes,
+    int maxTextLength,
+    int maxRoomsPerConnection,
+    int outboundQueueBytes,
+    int ratePerSecond,
+    int rateBurst,
+    int maxPendingCommands) {
+    public static final int DEFAULT_MAX_FRAME_BYTES = 65_536;
+    public static final int DEFAULT_MAX_TEXT_LENGTH = 4_000;
+    public static final int DEFAULT_MAX_ROOMS_PER_CONNECTION = 32;
+    public static final int DEFAULT_OUTBOUND_QUEUE_BYTES = 1 << 20;
+    public static final int DEFAULT_RATE_PER_SECOND = 50;
+    public static final int DEFAULT_RATE_BURST = 100;
+    public static final int DEFAULT_MAX_PENDING_COMMANDS = 32;
+  }
+
+  /** {@code sockjs.*}: the native protocol over SockJS at {@code /sockjs}. */
+  public record SockJsConfig(boolean enabled, long sessionTimeoutMs, List<String> disabledTransports) {
+    public static final long DEFAULT_SESSION_TIMEOUT_MS = 10_000;
+    public static final Set<String> TRANSPORTS =
+      Set.of("WEBSOCKET", "EVENT_SOURCE", "HTML_FILE", "JSON_P", "XHR");
+  }
+
+  /** {@code bridge.*}: the Vert.x event bus bridge at {@code /eventbus}. */
+  public record BridgeConfig(boolean enabled, long pingTimeoutMs, long replyTimeoutMs) {
+    public static final long DEFAULT_PING_TIMEOUT_MS = 30_000;
+    public static final long DEFAULT_REPLY_TIMEOUT_MS = 30_000;
+  }
+
+  /** {@code broker.*}: how rooms reach the other hubs and nodes. */
+  public record BrokerConfig(String type) {
+    public static final String DEFAULT_TYPE = "local";
+    public static final Set<String> TYPES = Set.of("local");
+  }
+
+  /** Reads a configuration with overrides taken from this process's environment and system properties. */
+  public static ParleyConfig from(JsonObject json) {
+    return from(json, System.getenv(), System.getProperties());
+  }
+
+  public static ParleyConfig from(JsonObject json, Map<String, String> env, Properties props) {
+    JsonObject effective = json == null ? new JsonObject() : json.copy();
+    applyOverride(effective, "port", env.get("PARLEY_HTTP_PORT"), props.getProperty("parley.http.port"), true);
+    applyOverride(effective, "host", env.get("PARLEY_HTTP_HOST"), props.getProperty("parley.http.host"), false);
+
+    Section root = Section.root(effective);
+
+    Section n = root.section("node");
+    NodeConfig node = new NodeConfig(n.string("id", null));
+    if (node.id() != null && !node.id().matches("[A-Za-z0-9_-]{1,32}")) {
+      throw n.invalid("id", "must be 1 to 32 characters of [A-Za-z0-9_-], got \"" + node.id() + "\"");
+    }
+    n.done();
+
+    Section h = root.section("http");
+    HttpConfig http = new HttpConfig(
+      h.nonEmptyString("host", HttpConfig.DEFAULT_HOST),
+      h.intValue("port", HttpConfig.DEFAULT_PORT, 0, 65_535),
+      h.strings("allowedOrigins", List.of()),
+      h.intValue("maxConnections", HttpConfig.DEFAULT_MAX_CONNECTIONS, 1, 10_000_000));
+    h.done();
+
+    Section hb = root.section("heartbeat");
+    HeartbeatConfig heartbeat = new HeartbeatConfig(
+      hb.longValue("intervalMs", HeartbeatConfig.DEFAULT_INTERVAL_MS, 10, 3_600_000),
+      hb.longValue("timeoutMs", HeartbeatConfig.DEFAULT_TIMEOUT_MS, 10, 3_600_000));
+    hb.done();
+
+    Section l = root.section("limits");
+    LimitsConfig limits = new LimitsConfig(
+      l.intValue("maxFrameBytes", LimitsConfig.DEFAULT_MAX_FRAME_BYTES, 256, 16 << 20),
+      l.intValue("maxTextLength", LimitsConfig.DEFAULT_MAX_TEXT_LENGTH, 1, 16 << 20),
+      l.intValue("maxRoomsPerConnection", LimitsConfig.DEFAULT_MAX_ROOMS_PER_CONNECTION, 1, 100_000),
+      l.intValue("outboundQueueBytes", LimitsConfig.DEFAULT_OUTBOUND_QUEUE_BYTES, 1024, 1 << 30),
+      l.intValue("ratePerSecond", LimitsConfig.DEFAULT_RATE_PER_SECOND, 1, 1_000_000),
+      l.intValue("rateBurst", LimitsConfig.DEFAULT_RATE_BURST, 1, 1_000_000),
+      l.intValue("maxPendingCommands", LimitsConfig.DEFAULT_MAX_PENDING_COMMANDS, 1, 10_000));
+    l.done();
+    if (limits.maxTextLength() > limits.maxFrameBytes()) {
+      throw new ConfigException("limits.maxTextLength (" + limits.maxTextLength()
+        + ") must not exceed limits.maxFrameBytes (" + limits.maxFrameBytes() + ")");
+    }
+
+    Section s = root.section("sockjs");
+    SockJsConfig sockjs = new SockJsConfig(
+      s.bool("enabled", true),
+      s.longValue("sessionTimeoutMs", SockJsConfig.DEFAULT_SESSION_TIMEOUT_MS, 100, 3_600_000),
+      s.strings("disabledTransports", List.of()));
+    for (String t : sockjs.disabledTransports()) {
+      if (!SockJsConfig.TRANSPORTS.contains(t)) {
+        throw s.invalid("disabledTransports", "contains unknown transport \"" + t + "\"; known: "
+          + SockJsConfig.TRANSPORTS);
+      }
+    }
+    s.done();
+
+    Section b = root.section("bridge");
+    BridgeConfig bridge = new BridgeConfig(
+      b.bool("enabled", true),
+      b.longValue("pingTimeoutMs", BridgeConfig.DEFAULT_PING_TIMEOUT_MS, 100, 3_600_000),
+      b.longValue("replyTimeoutMs", BridgeConfig.DEFAULT_REPLY_TIMEOUT_MS, 100, 3_600_000));
+    b.done();
+
+    Section br = root.section("broker");
+    BrokerConfig broker = new BrokerConfig(br.nonEmptyString("type", BrokerConfig.DEFAULT_TYPE));
+    if (!BrokerConfig.TYPES.contains(broker.type())) {
+      throw br.invalid("type", "unknown broker type \"" + broker.type() + "\"; known: " + BrokerConfig.TYPES);
+    }
+    br.done();
+
+    root.done();
+    return new ParleyConfig(node, http, heartbeat, limits, sockjs, bridge, broker);
+  }
+
+  private static void applyOverride(JsonObject json, String key, String envValue, String propValue, boolean numeric) {
+    String value = propValue != null ? propValue : envValue;
+    String source = propValue != null ? "system property parley.http." + key : "environment variable PARLEY_HTTP_" + key.toUpperCase();
+    if (value == null || value.isBlank()) {
+      return;
+    }
+    Object v = value.trim();
+    if (numeric) {
+      try {
+        v = Integer.parseInt(value.trim());
+      } catch (NumberFormatException e) {
+        throw new ConfigException(source + " must be an integer, got \"" + value + "\"");
+      }
+    }
+    Object http = json.getValue("http");
+    if (http == null) {
+      http = new JsonObject();
+      json.put("http", http);
+    }
+    if (http instanceof JsonObject o) {
+      o.put(key, v);
+    }
+  }
+}

@@ -1,0 +1,137 @@
+package dev.parley.config;
+
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Typed, path-aware reader over one JSON object of the configuration tree. Every read names the key
+ * it reads; {@link #done()} rejects keys nobody read, so a typo such as {@code "prot"} fails start-up
+ * instead of being ignored.
+ */
+final class Section {
+
+  private final String path;
+  private final JsonObject json;
+  private final Set<String> read = new HashSet<>();
+
+  private Section(String path, JsonObject json) {
+    this.path = path;
+    this.json = json;
+  }
+
+  static Section root(JsonObject json) {
+    return new Section("", json == null ? new JsonObject() : json);
+  }
+
+  private String key(String name) {
+    return path.isEmpty() ? name : path + "." + name;
+  }
+
+  Section section(String name) {
+    read.add(name);
+    Object v = json.getValue(name);
+    if (v == null) {
+      return new Section(key(name), new JsonObject());
+    }
+    if (!(v instanceof JsonObject o)) {
+      throw new ConfigException(key(name) + " must be a JSON object, got " + describe(v));
+    }
+    return new Section(key(name), o);
+  }
+
+  String string(String name, String def) {
+    read.add(name);
+    Object v = json.getValue(name);
+    if (v == null) {
+      return def;
+    }
+    if (!(v instanceof String s)) {
+      throw new ConfigException(key(name) + " must be a string, got " + describe(v));
+    }
+    return s;
+  }
+
+  String nonEmptyString(String name, String def) {
+    String s = string(name, def);
+    if (s == null || s.isBlank()) {
+      throw new ConfigException(key(name) + " must not be empty");
+    }
+    return s;
+  }
+
+  long longValue(String name, long def, long min, long max) {
+    read.add(name);
+    Object v = json.getValue(name);
+    if (v == null) {
+      return def;
+    }
+    if (!(v instanceof Number n) || n.doubleValue() != Math.rint(n.doubleValue())) {
+      throw new ConfigException(key(name) + " must be an integer, got " + describe(v));
+    }
+    long l = n.longValue();
+    if (l < min || l > max) {
+      throw new ConfigException(key(name) + " must be between " + min + " and " + max + ", got " + l);
+    }
+    return l;
+  }
+
+  int intValue(String name, int def, int min, int max) {
+    return (int) longValue(name, def, min, max);
+  }
+
+  boolean bool(String name, boolean def) {
+    read.add(name);
+    Object v = json.getValue(name);
+    if (v == null) {
+      return def;
+    }
+    if (!(v instanceof Boolean b)) {
+      throw new ConfigException(key(name) + " must be true or false, got " + describe(v));
+    }
+    return b;
+  }
+
+  List<String> strings(String name, List<String> def) {
+    read.add(name);
+    Object v = json.getValue(name);
+    if (v == null) {
+      return def;
+    }
+    if (!(v instanceof JsonArray a)) {
+      throw new ConfigException(key(name) + " must be an array of strings, got " + describe(v));
+    }
+    List<String> out = new ArrayList<>();
+    for (int i = 0; i < a.size(); i++) {
+      if (!(a.getValue(i) instanceof String s)) {
+        throw new ConfigException(key(name) + "[" + i + "] must be a string, got " + describe(a.getValue(i)));
+      }
+      out.add(s);
+    }
+    return List.copyOf(out);
+  }
+
+  ConfigException invalid(String name, String why) {
+    return new ConfigException(key(name) + " " + why);
+  }
+
+  /** Fails on any key of this section that no reader asked for. */
+  void done() {
+    for (String name : json.fieldNames()) {
+      if (!read.contains(name)) {
+        throw new ConfigException("unknown configuration key " + key(name));
+      }
+    }
+  }
+
+  private static String describe(Object v) {
+    if (v instanceof String s) {
+      return "\"" + s + "\"";
+    }
+    return String.valueOf(v);
+  }
+}

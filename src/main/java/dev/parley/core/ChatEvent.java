@@ -1,0 +1,78 @@
+package dev.parley.core;
+
+import com.fasterxml.jackson.annotation.JsonIgnore;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
+
+import java.util.List;
+
+/**
+ * What a room tells its members: the server-to-client half of the native protocol (docs/protocol.md).
+ * The JSON form of each record is exactly the frame a native client receives, with its {@code type}
+ * discriminator; the same JSON travels between nodes, so it is encoded once per event.
+ */
+@JsonTypeInfo(use = JsonTypeInfo.Id.NAME, include = JsonTypeInfo.As.EXISTING_PROPERTY, property = "type")
+@JsonSubTypes({
+  @JsonSubTypes.Type(value = ChatEvent.Joined.class, name = "joined"),
+  @JsonSubTypes.Type(value = ChatEvent.Left.class, name = "left"),
+  @JsonSubTypes.Type(value = ChatEvent.Message.class, name = "message"),
+  @JsonSubTypes.Type(value = ChatEvent.Presence.class, name = "presence")
+})
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public sealed interface ChatEvent {
+
+  /** The room the event belongs to. */
+  String room();
+
+  /** The {@code type} discriminator on the wire. */
+  @JsonProperty("type")
+  String type();
+
+  /** A session joined the room; sent to every member, the joiner included. */
+  @JsonPropertyOrder({"type", "room", "session", "name", "ts"})
+  record Joined(String room, String session, String name, long ts) implements ChatEvent {
+    @Override
+    public String type() {
+      return "joined";
+    }
+  }
+
+  /** A session left the room, by command or because its connection ended; sent to the remaining members. */
+  @JsonPropertyOrder({"type", "room", "session", "name", "ts"})
+  record Left(String room, String session, String name, long ts) implements ChatEvent {
+    @Override
+    public String type() {
+      return "left";
+    }
+  }
+
+  /** A published message; sent to every member, the sender included. */
+  @JsonPropertyOrder({"type", "room", "session", "name", "text", "ts", "id"})
+  record Message(String room, String session, String name, String text, long ts, String id) implements ChatEvent {
+    @Override
+    public String type() {
+      return "message";
+    }
+  }
+
+  /** Who is in the room, on every node; sent to a joiner right after its own {@code joined}. */
+  @JsonPropertyOrder({"type", "room", "members"})
+  record Presence(String room, List<Member> members) implements ChatEvent {
+    public Presence {
+      members = List.copyOf(members);
+    }
+
+    @Override
+    public String type() {
+      return "presence";
+    }
+
+    @JsonIgnore
+    public int size() {
+      return members.size();
+    }
+  }
+}

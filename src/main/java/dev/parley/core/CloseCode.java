@@ -1,0 +1,34 @@
+package dev.parley.core;
+
+/**
+ * Why the server closes a connection: RFC 6455 status codes, and 4000-range application codes.
+ * Documented in docs/protocol.md; the numbers never change.
+ */
+public enum CloseCode {
+  /** The client asked to close, or the session ended normally. */
+  NORMAL(1000),
+  /** The server is shutting down. */
+  GOING_AWAY(1001),
+  /** The client kept breaking the rules (for example a flood far beyond the rate limit). */
+  POLICY_VIOLATION(1008),
+  /** A frame or message larger than {@code limits.maxFrameBytes}. */
+  TOO_BIG(1009),
+  /** An unexpected server error. */
+  INTERNAL_ERROR(1011),
+  /** No frame from the client within {@code heartbeat.timeoutMs} after a ping. */
+  HEARTBEAT_TIMEOUT(4000),
+  /** The client did not read fast enough: its outbound queue passed {@code limits.outboundQueueBytes}. */
+  SLOW_CONSUMER(4001),
+  /** The node already holds {@code http.maxConnections} connections. */
+  SERVER_FULL(4002);
+
+  private final int code;
+
+  CloseCode(int code) {
+    this.code = code;
+  }
+
+  public int code() {
+    return code;
+  }
+}

@@ -1,0 +1,60 @@
+package dev.parley.http;
+
+import dev.parley.ParleyNode;
+import dev.parley.core.Hub;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.StaticHandler;
+
+/**
+ * The plain HTTP side of a node: {@code GET /health}, the chat page from {@code webroot/}, and the
+ * browser libraries from WebJars under {@code /webjars/}. Pages get a strict Content-Security-Policy.
+ */
+public final class WebRoutes {
+
+  /** Scripts, styles and connections only from this server; no inline script, no framing by others. */
+  public static final String CONTENT_SECURITY_POLICY = String.join("; ",
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "connect-src 'self'",
+    "frame-src 'self'",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "object-src 'none'");
+
+  private WebRoutes() {
+  }
+
+  public static void mount(Router router, ParleyNode node, Hub hub) {
+    router.get("/health").handler(ctx -> ctx.response()
+      .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+      .putHeader(HttpHeaders.CACHE_CONTROL, "no-store")
+      .end(new JsonObject()
+        .put("status", "UP")
+        .put("node", node.id())
+        .put("hub", hub.id())
+        .put("connections", node.connections())
+        .encode()));
+
+    router.route("/webjars/*").handler(WebRoutes::securityHeaders)
+      .handler(StaticHandler.create("META-INF/resources/webjars").setCachingEnabled(true).setMaxAgeSeconds(86_400));
+    router.route("/*").handler(WebRoutes::securityHeaders)
+      .handler(StaticHandler.create("webroot").setIndexPage("index.html"));
+  }
+
+  private static void securityHeaders(RoutingContext ctx) {
+    ctx.response().headers()
+      .set("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+      .set("X-Content-Type-Options", "nosniff")
+      .set("X-Frame-Options", "DENY")
+      .set("Referrer-Policy", "no-referrer")
+      .set("Cross-Origin-Opener-Policy", "same-origin")
+      .set("Permissions-Policy", "camera=(), microphone=(), geolocation=()");
+    ctx.next();
+  }
+}

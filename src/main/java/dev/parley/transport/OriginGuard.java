@@ -1,0 +1,68 @@
+package dev.parley.transport;
+
+import io.vertx.core.Handler;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.ext.web.RoutingContext;
+
+import java.net.URI;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/**
+ * Refuses cross-site connections with 403 before any transport sees them. A request that carries an
+ * {@code Origin} header passes when that origin is the server's own (same scheme-less host and port as
+ * the {@code Host} header) or is listed in {@code http.allowedOrigins} ({@code "*"} allows any).
+ * Requests without {@code Origin} (non-browser clients) pass: the check protects browsers' users from
+ * other sites, it is not authentication.
+ */
+public final class OriginGuard implements Handler<RoutingContext> {
+
+  private final Set<String> allowed;
+  private final boolean any;
+
+  public OriginGuard(List<String> allowedOrigins) {
+    this.allowed = allowedOrigins.stream().map(OriginGuard::normalize).collect(Collectors.toUnmodifiableSet());
+    this.any = allowedOrigins.contains("*");
+  }
+
+  @Override
+  public void handle(RoutingContext ctx) {
+    String origin = ctx.request().getHeader(HttpHeaders.ORIGIN);
+    if (origin == null || any || permitted(origin, ctx.request().getHeader(HttpHeaders.HOST))) {
+      ctx.next();
+    } else {
+      ctx.response().setStatusCode(403).putHeader(HttpHeaders.CONTENT_TYPE, "text/plain; charset=utf-8")
+        .end("origin not allowed: " + origin.replaceAll("[^\\x20-\\x7e]", "?"));
+    }
+  }
+
+  boolean permitted(String origin, String host) {
+    String o = normalize(origin);
+    if (allowed.contains(o)) {
+      return true;
+    }
+    try {
+      URI uri = URI.create(o);
+      if (uri.getHost() == null || host == null) {
+        return false;
+      }
+      String originHostPort = uri.getHost() + (uri.getPort() == -1 ? defaultPort(uri.getScheme()) : ":" + uri.getPort());
+      String h = host.toLowerCase(Locale.ROOT);
+      String hostWithPort = h.contains(":") && !h.endsWith("]") ? h : h + defaultPort(uri.getScheme());
+      return originHostPort.equals(hostWithPort);
+    } catch (IllegalArgumentException e) {
+      return false;
+    }
+  }
+
+  private static String defaultPort(String scheme) {
+    return "https".equalsIgnoreCase(scheme) ? ":443" : ":80";
+  }
+
+  private static String normalize(String origin) {
+    String o = origin.trim().toLowerCase(Locale.ROOT);
+    return o.endsWith("/") ? o.substring(0, o.length() - 1) : o;
+  }
+}

@@ -1,0 +1,222 @@
+package dev.parley.transport.bridge;
+
+import dev.parley.ParleyNode;
+import dev.parley.config.ParleyConfig;
+import dev.parley.core.ChatEvent;
+import dev.parley.core.ChatException;
+import dev.parley.core.ErrorCode;
+import dev.parley.core.Hub;
+import dev.parley.core.Json;
+import dev.parley.core.Rules;
+import dev.parley.transport.sockjs.SockJsTransport;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.bridge.PermittedOptions;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.handler.sockjs.BridgeEvent;
+import io.vertx.ext.web.handler.sockjs.SockJSBridgeOptions;
+import io.vertx.ext.web.handler.sockjs.SockJSHandler;
+import io.vertx.ext.web.handler.sockjs.SockJSSocket;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The Vert.x SockJS event bus bridge at {@code /eventbus}, deny-by-default.
+ *
+ * <p>Inbound, a client may only {@code send} to {@code parley.join} {room, name}, {@code parley.publish}
+ * {room, text} and {@code parley.leave} {room}. The bridge hook rewrites those to this hub's private
+ * addresses and stamps the socket's session id in a header it controls (client headers are dropped),
+ * so commands run on the socket's own hub and a client can never act as another session or publish
+ * under another name. Replies: the presence object for join, {@code {"id":...}} for publish,
+ * {@code {}} for leave; failures are failed replies whose {@code failureCode} is the
+ * {@link ErrorCode#number()} and whose message is the error code.
+ *
+ * <p>Outbound, a client may register {@code parley.room.<room>} only while it is a member of that
+ * room. Every other send, publish or register is refused with the bridge's {@code access_denied}.
+ */
+public final class BridgeTransport {
+
+  private static final Logger LOG = LoggerFactory.getLogger(BridgeTransport.class);
+  private static final String SESSION_HEADER = "parley-session";
+  private static final String DENIED = "parley.denied";
+  private static final List<String> COMMANDS = List.of("join", "publish", "leave");
+
+  private final Vertx vertx;
+  private final ParleyNode node;
+  private final Hub hub;
+  private final String hubAddress;
+  private final Map<SockJSSocket, BridgeConnection> sockets = new IdentityHashMap<>();
+  private final Map<String, BridgeConnection> bySession = new HashMap<>();
+
+  private BridgeTransport(Vertx vertx, ParleyNode node, Hub hub) {
+    this.vertx = vertx;
+    this.node = node;
+    this.hub = hub;
+    this.hubAddress = "parley.bridge." + hub.id() + ".";
+  }
+
+  /**
+   * Registers this hub's command consumers and returns the router to mount under {@code /eventbus*};
+   * the future completes once the consumers are registered.
+   */
+  public static Future<Router> create(Vertx vertx, ParleyNode node, Hub hub) {
+    return new BridgeTransport(vertx, node, hub).start();
+  }
+
+  private Future<Router> start() {
+    ParleyConfig config = node.config();
+    MessageConsumer<Object> join = consumer("join", (c, body) -> {
+      String room = field(body, "room");
+      String name = field(body, "name");
+      return c.session().submit(() -> hub.join(c.session(), room, name))
+        .map(presence -> new JsonObject(Json.encode(presence)));
+    });
+    MessageConsumer<Object> publish = consumer("publish", (c, body) -> {
+      String room = field(body, "room");
+      String text = field(body, "text");
+      return c.session().submit(() -> hub.publish(c.session(), room, text))
+        .map((ChatEvent.Message m) -> new JsonObject().put("id", m.id()));
+    });
+    MessageConsumer<Object> leave = consumer("leave", (c, body) -> {
+      String room = field(body, "room");
+      return c.session().submit(() -> hub.leave(c.session(), room)).map(v -> new JsonObject());
+    });
+
+    SockJSBridgeOptions options = new SockJSBridgeOptions()
+      .setPingTimeout(config.bridge().pingTimeoutMs())
+      .setReplyTimeout(config.bridge().replyTimeoutMs())
+      .setMaxHandlersPerSocket(config.limits().maxRoomsPerConnection() + config.limits().maxPendingCommands())
+      .setMaxAddressLength(BridgeConnection.ROOM_ADDRESS_PREFIX.length() + Rules.MAX_ROOM_LENGTH)
+      .addOutboundPermitted(new PermittedOptions().setAddressRegex("parley\\.room\\.[A-Za-z0-9_.\\-]{1,64}"));
+    for (String command : COMMANDS) {
+      options.addInboundPermitted(new PermittedOptions().setAddress(hubAddress + command));
+    }
+    Router router = SockJSHandler.create(vertx, SockJsTransport.options(config)).bridge(options, this::onBridgeEvent);
+    return Future.all(join.completion(), publish.completion(), leave.completion()).map(router);
+  }
+
+  private interface Command {
+    Future<JsonObject> run(BridgeConnection connection, JsonObject body);
+  }
+
+  private MessageConsumer<Object> consumer(String command, Command handler) {
+    return vertx.eventBus().consumer(hubAddress + command, (Message<Object> msg) -> {
+      BridgeConnection c = bySession.get(msg.headers().get(SESSION_HEADER));
+      if (c == null) {
+        msg.fail(ErrorCode.BAD_REQUEST.number(), ErrorCode.BAD_REQUEST.wire());
+        return;
+      }
+      Future<JsonObject> result;
+      try {
+        if (!(msg.body() instanceof JsonObject body)) {
+          throw new ChatException(ErrorCode.BAD_REQUEST, "body must be a JSON object");
+        }
+        result = handler.run(c, body);
+      } catch (ChatException e) {
+        result = Future.failedFuture(e);
+      }
+      result.onComplete(ar -> {
+        if (ar.succeeded()) {
+          msg.reply(ar.result());
+        } else {
+          ErrorCode code = ChatException.codeOf(ar.cause());
+          if (code == ErrorCode.INTERNAL) {
+            LOG.error("bridge command failed: session={} command={}", c.session().id(), command, ar.cause());
+          }
+          msg.fail(code.number(), code.wire());
+        }
+      });
+    });
+  }
+
+  private static String field(JsonObject body, String name) {
+    Object v = body.getValue(name);
+    if (v == null) {
+      throw new ChatException(ErrorCode.BAD_REQUEST, name + " is required");
+    }
+    if (!(v instanceof String s)) {
+      throw new ChatException(ErrorCode.BAD_REQUEST, name + " must be a string");
+    }
+    return s;
+  }
+
+  private void onBridgeEvent(BridgeEvent event) {
+    SockJSSocket socket = event.socket();
+    switch (event.type()) {
+      case SOCKET_CREATED -> {
+        if (!node.tryAdmit()) {
+          event.complete(false);
+          return;
+        }
+        Context context = vertx.getOrCreateContext();
+        BridgeConnection c = new BridgeConnection(hub, context, socket, node.config().limits().outboundQueueBytes());
+        sockets.put(socket, c);
+        bySession.put(c.session().id(), c);
+        event.complete(true);
+      }
+      case SOCKET_CLOSED -> {
+        BridgeConnection c = sockets.remove(socket);
+        if (c != null) {
+          bySession.remove(c.session().id());
+          c.ended();
+          node.connectionEnded();
+        }
+        event.complete(true);
+      }
+      case SEND -> {
+        JsonObject raw = event.getRawMessage();
+        BridgeConnection c = sockets.get(socket);
+        String address = raw.getString("address");
+        String command = address != null && address.startsWith("parley.") ? address.substring("parley.".length()) : null;
+        if (c != null && command != null && COMMANDS.contains(command)) {
+          raw.put("address", hubAddress + command);
+          raw.put("headers", new JsonObject().put(SESSION_HEADER, c.session().id()));
+        } else {
+          raw.put("address", DENIED);
+        }
+        event.complete(true);
+      }
+      case PUBLISH -> {
+        event.getRawMessage().put("address", DENIED);
+        event.complete(true);
+      }
+      case REGISTER -> {
+        JsonObject raw = event.getRawMessage();
+        BridgeConnection c = sockets.get(socket);
+        String room = roomOf(raw.getString("address"));
+        if (c != null && room != null && c.session().rooms().containsKey(room)) {
+          c.registered(room);
+        } else {
+          raw.put("address", DENIED);
+        }
+        event.complete(true);
+      }
+      case UNREGISTER -> {
+        BridgeConnection c = sockets.get(socket);
+        String room = event.getRawMessage() == null ? null : roomOf(event.getRawMessage().getString("address"));
+        if (c != null && room != null) {
+          c.unregistered(room);
+        }
+        event.complete(true);
+      }
+      default -> event.complete(true);
+    }
+  }
+
+  private static String roomOf(String address) {
+    if (address == null || !address.startsWith(BridgeConnection.ROOM_ADDRESS_PREFIX)) {
+      return null;
+    }
+    String room = address.substring(BridgeConnection.ROOM_ADDRESS_PREFIX.length());
+    return Rules.validRoom(room) ? room : null;
+  }
+}

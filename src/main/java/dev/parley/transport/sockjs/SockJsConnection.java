@@ -1,0 +1,54 @@
+package dev.parley.transport.sockjs;
+
+import dev.parley.config.ParleyConfig;
+import dev.parley.core.CloseCode;
+import dev.parley.core.Hub;
+import dev.parley.transport.NativeConnection;
+import io.vertx.core.Context;
+import io.vertx.ext.web.handler.sockjs.SockJSSocket;
+
+/** One client of {@code /sockjs}: the native protocol, one JSON object per SockJS message. */
+final class SockJsConnection extends NativeConnection {
+
+  private final SockJSSocket socket;
+  private final SockJsOutbound outbound;
+
+  SockJsConnection(Hub hub, ParleyConfig config, Context context, SockJSSocket socket, Runnable onEnd) {
+    super(hub, config, context);
+    this.socket = socket;
+    this.outbound = new SockJsOutbound(socket, config.limits().outboundQueueBytes());
+    int maxFrame = config.limits().maxFrameBytes();
+    socket.handler(data -> {
+      if (data.length() > maxFrame) {
+        close(CloseCode.TOO_BIG, "message larger than limits.maxFrameBytes");
+      } else {
+        onText(data.toString());
+      }
+    });
+    socket.closeHandler(v -> {
+      ended();
+      onEnd.run();
+    });
+    open();
+  }
+
+  @Override
+  protected void write(String frame) {
+    outbound.write(frame);
+  }
+
+  @Override
+  protected boolean queueFull() {
+    return outbound.full();
+  }
+
+  @Override
+  protected void closeTransport(CloseCode code, String reason) {
+    socket.close(code.code(), reason);
+  }
+
+  @Override
+  public String transport() {
+    return "sockjs";
+  }
+}

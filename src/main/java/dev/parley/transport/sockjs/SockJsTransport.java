@@ -1,0 +1,46 @@
+package dev.parley.transport.sockjs;
+
+import dev.parley.ParleyNode;
+import dev.parley.config.ParleyConfig;
+import dev.parley.core.CloseCode;
+import dev.parley.core.Hub;
+import io.vertx.core.Vertx;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.handler.sockjs.SockJSHandler;
+import io.vertx.ext.web.handler.sockjs.SockJSHandlerOptions;
+
+/**
+ * The native protocol over SockJS at {@code /sockjs}, on every SockJS transport (websocket,
+ * xhr-streaming, xhr-polling, eventsource, htmlfile, jsonp) so clients without WebSocket chat with
+ * {@code /ws} clients in the same rooms.
+ */
+public final class SockJsTransport {
+
+  /** Where the SockJS iframe page loads the client library from: the WebJar served by this server. */
+  public static final String LIBRARY_URL = "/webjars/sockjs-client/1.6.1/dist/sockjs.min.js";
+
+  private SockJsTransport() {
+  }
+
+  /** SockJS options shared by {@code /sockjs} and the bridge at {@code /eventbus}. */
+  public static SockJSHandlerOptions options(ParleyConfig config) {
+    SockJSHandlerOptions options = new SockJSHandlerOptions()
+      .setHeartbeatInterval(config.heartbeat().intervalMs())
+      .setSessionTimeout(config.sockjs().sessionTimeoutMs())
+      .setInsertJSESSIONID(false)
+      .setLibraryURL(LIBRARY_URL);
+    config.sockjs().disabledTransports().forEach(options::addDisabledTransport);
+    return options;
+  }
+
+  /** The router to mount under {@code /sockjs*}. */
+  public static Router router(Vertx vertx, ParleyNode node, Hub hub) {
+    return SockJSHandler.create(vertx, options(node.config())).socketHandler(socket -> {
+      if (!node.tryAdmit()) {
+        socket.close(CloseCode.SERVER_FULL.code(), "server full");
+        return;
+      }
+      new SockJsConnection(hub, node.config(), vertx.getOrCreateContext(), socket, node::connectionEnded);
+    });
+  }
+}

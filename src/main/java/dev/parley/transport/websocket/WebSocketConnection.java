@@ -1,0 +1,80 @@
+package dev.parley.transport.websocket;
+
+import dev.parley.config.ParleyConfig;
+import dev.parley.core.CloseCode;
+import dev.parley.core.Hub;
+import dev.parley.transport.NativeConnection;
+import io.vertx.core.Context;
+import io.vertx.core.http.ServerWebSocket;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.function.Consumer;
+
+/**
+ * One client of {@code /ws}: text frames in and out, pongs and every other frame count as signs of
+ * life for the heartbeat. The outbound queue is Vert.x's write queue, bounded by
+ * {@code limits.outboundQueueBytes}.
+ */
+final class WebSocketConnection extends NativeConnection {
+
+  private static final Logger LOG = LoggerFactory.getLogger(WebSocketConnection.class);
+
+  final ServerWebSocket ws;
+  long lastSeen;
+  long pingSentAt;
+
+  WebSocketConnection(Hub hub, ParleyConfig config, Context context, ServerWebSocket ws, long now,
+                      Consumer<WebSocketConnection> onEnd) {
+    super(hub, config, context);
+    this.ws = ws;
+    this.lastSeen = now;
+    ws.setWriteQueueMaxSize(config.limits().outboundQueueBytes());
+    ws.textMessageHandler(text -> {
+      alive();
+      onText(text);
+    });
+    ws.binaryMessageHandler(data -> {
+      alive();
+      refuse("binary frames are not supported: send JSON text frames");
+    });
+    ws.pongHandler(data -> alive());
+    ws.exceptionHandler(err -> {
+      if (err.getMessage() != null && err.getMessage().contains("overflow max message size")) {
+        close(CloseCode.TOO_BIG, "message larger than limits.maxFrameBytes");
+      } else {
+        LOG.debug("WebSocket error: session={}", session() == null ? "-" : session().id(), err);
+      }
+    });
+    ws.closeHandler(v -> {
+      ended();
+      onEnd.accept(this);
+    });
+    open();
+  }
+
+  private void alive() {
+    lastSeen = System.nanoTime();
+    pingSentAt = 0;
+  }
+
+  @Override
+  protected void write(String frame) {
+    ws.writeTextMessage(frame);
+  }
+
+  @Override
+  protected boolean queueFull() {
+    return ws.writeQueueFull();
+  }
+
+  @Override
+  protected void closeTransport(CloseCode code, String reason) {
+    ws.close((short) code.code(), reason);
+  }
+
+  @Override
+  public String transport() {
+    return "ws";
+  }
+}
