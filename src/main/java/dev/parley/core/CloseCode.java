@@ -9,6 +9,8 @@ public enum CloseCode {
   NORMAL(1000),
   /** The server is shutting down. */
   GOING_AWAY(1001),
+  /** The client sent a frame that breaks RFC 6455. */
+  PROTOCOL_ERROR(1002),
   /** The client kept breaking the rules (for example a flood far beyond the rate limit). */
   POLICY_VIOLATION(1008),
   /** A frame or message larger than {@code limits.maxFrameBytes}. */

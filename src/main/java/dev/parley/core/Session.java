@@ -57,16 +57,23 @@ public final class Session {
   }
 
   /**
+   * Counts one inbound frame against {@code limits.ratePerSecond} / {@code limits.rateBurst}; transports
+   * call it for every frame, well-formed or not, and answer {@link ErrorCode#RATE_LIMITED} when it fails.
+   */
+  public void admit() {
+    if (!rate.tryTake()) {
+      throw new ChatException(ErrorCode.RATE_LIMITED, "too many frames, slow down");
+    }
+  }
+
+  /**
    * Runs the client's commands one after the other, in arrival order, even when one of them waits on
    * the broker (a join waits for its room subscription). Refuses a command, rather than queueing without
-   * bound, when the client exceeds its rate or has {@code limits.maxPendingCommands} already waiting.
+   * bound, when {@code limits.maxPendingCommands} are already waiting.
    */
   public <T> Future<T> submit(Supplier<Future<T>> command) {
     if (closed) {
       return Future.failedFuture(new ChatException(ErrorCode.BAD_REQUEST, "connection is closed"));
-    }
-    if (!rate.tryTake()) {
-      return Future.failedFuture(new ChatException(ErrorCode.RATE_LIMITED, "too many commands, slow down"));
     }
     if (pending >= maxPending) {
       return Future.failedFuture(new ChatException(ErrorCode.RATE_LIMITED, "too many commands waiting"));

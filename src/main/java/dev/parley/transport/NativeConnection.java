@@ -112,21 +112,37 @@ public abstract class NativeConnection implements Connection {
     }
   }
 
-  /** Handles one client text frame. Errors answer with an {@code error} frame; the connection stays open. */
+  /**
+   * Handles one client text frame. Every frame, well-formed or not, counts against the rate limit.
+   * Errors answer with an {@code error} frame (echoing {@code ref} when it could be read); the
+   * connection stays open.
+   */
   protected final void onText(String text) {
     if (closing) {
       return;
     }
     JsonNode ref = null;
     try {
-      JsonNode frame = Json.parseTree(text);
-      if (!frame.isObject()) {
-        throw new ChatException(ErrorCode.BAD_REQUEST, "a frame must be a JSON object");
+      JsonNode frame = null;
+      ChatException malformed = null;
+      try {
+        frame = Json.parseTree(text);
+      } catch (ChatException e) {
+        malformed = e;
       }
-      ref = frame.get("ref");
-      if (ref != null && !(ref.isTextual() || ref.isIntegralNumber())) {
-        ref = null;
-        throw new ChatException(ErrorCode.BAD_REQUEST, "ref must be a string or an integer");
+      if (frame != null && frame.isObject()) {
+        JsonNode r = frame.get("ref");
+        if (r != null && (r.isTextual() || r.isIntegralNumber())) {
+          ref = r;
+        } else if (r != null) {
+          malformed = new ChatException(ErrorCode.BAD_REQUEST, "ref must be a string or an integer");
+        }
+      } else if (frame != null) {
+        malformed = new ChatException(ErrorCode.BAD_REQUEST, "a frame must be a JSON object");
+      }
+      session.admit();
+      if (malformed != null) {
+        throw malformed;
       }
       dispatch(frame, ref);
     } catch (ChatException e) {

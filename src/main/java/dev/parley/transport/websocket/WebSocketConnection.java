@@ -5,6 +5,7 @@ import dev.parley.core.CloseCode;
 import dev.parley.core.Hub;
 import dev.parley.transport.NativeConnection;
 import io.vertx.core.Context;
+import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.vertx.core.http.ServerWebSocket;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -40,8 +41,16 @@ final class WebSocketConnection extends NativeConnection {
     });
     ws.pongHandler(data -> alive());
     ws.exceptionHandler(err -> {
-      if (err.getMessage() != null && err.getMessage().contains("overflow max message size")) {
+      if (err instanceof CorruptedWebSocketFrameException corrupted
+        && corrupted.closeStatus().code() == CloseCode.TOO_BIG.code()) {
+        // one frame over limits.maxFrameBytes (Netty's decoder refused it)
+        close(CloseCode.TOO_BIG, "frame larger than limits.maxFrameBytes");
+      } else if (err instanceof IllegalStateException && err.getMessage() != null
+        && err.getMessage().contains("overflow max message size")) {
+        // fragments that add up to more than limits.maxFrameBytes (Vert.x's message aggregation refused it)
         close(CloseCode.TOO_BIG, "message larger than limits.maxFrameBytes");
+      } else if (err instanceof CorruptedWebSocketFrameException) {
+        close(CloseCode.PROTOCOL_ERROR, "malformed WebSocket frame");
       } else {
         LOG.debug("WebSocket error: session={}", session() == null ? "-" : session().id(), err);
       }

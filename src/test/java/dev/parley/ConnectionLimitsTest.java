@@ -1,0 +1,180 @@
+package dev.parley;
+
+import dev.parley.support.RawWsClient;
+import dev.parley.support.TestServer;
+import dev.parley.support.WsClient;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import io.vertx.junit5.Timeout;
+import io.vertx.junit5.VertxExtension;
+import io.vertx.junit5.VertxTestContext;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** What happens to a connection that breaks a limit: too big, silent, too slow, one too many. */
+@ExtendWith(VertxExtension.class)
+@Timeout(value = 60, timeUnit = TimeUnit.SECONDS)
+class ConnectionLimitsTest {
+
+  @Test
+  void oversizedFrameClosesWith1009AndOthersCarryOn(Vertx vertx, VertxTestContext ctx) {
+    JsonObject cfg = new JsonObject().put("limits", new JsonObject().put("maxFrameBytes", 1024).put("maxTextLength", 512));
+    TestServer.start(vertx, cfg, 1).compose(port -> Future.all(RawWsClient.connect(vertx, port), WsClient.connect(vertx, port))
+      .compose(all -> {
+        RawWsClient big = all.resultAt(0);
+        WsClient other = all.resultAt(1);
+        return big.join("room", "big").compose(v -> other.join("room", "other")).compose(v -> {
+          String text = "x".repeat(2000);
+          big.sendText(new JsonObject().put("type", "publish").put("room", "room").put("text", text).encode());
+          return big.closed();
+        }).compose(code -> {
+          ctx.verify(() -> assertEquals(1009, code));
+          return other.expect("left", "room");
+        }).compose(left -> {
+          ctx.verify(() -> assertEquals(big.session(), left.getString("session")));
+          return other.publish("room", "still fine");
+        });
+      }))
+      .onComplete(ctx.succeeding(ack -> {
+        ctx.verify(() -> assertEquals("ack", ack.getString("type")));
+        ctx.completeNow();
+      }));
+  }
+
+  @Test
+  void fragmentedMessageOverTheLimitClosesWith1009(Vertx vertx, VertxTestContext ctx) {
+    JsonObject cfg = new JsonObject().put("limits", new JsonObject().put("maxFrameBytes", 1024).put("maxTextLength", 512));
+    TestServer.start(vertx, cfg, 1).compose(port -> RawWsClient.connect(vertx, port)).compose(c -> {
+      // three 600-byte fragments of one text message: each frame fits, the message does not
+      byte[] part = "x".repeat(600).getBytes(StandardCharsets.UTF_8);
+      c.sendFrameRaw(false, 0x1, part);
+      c.sendFrameRaw(false, 0x0, part);
+      c.sendFrameRaw(true, 0x0, part);
+      return c.closed();
+    }).onComplete(ctx.succeeding(code -> {
+      ctx.verify(() -> assertEquals(1009, code));
+      ctx.completeNow();
+    }));
+  }
+
+  @Test
+  void silentPeerIsClosedByHeartbeatAndAnnouncedLeft(Vertx vertx, VertxTestContext ctx) {
+    JsonObject cfg = new JsonObject().put("heartbeat", new JsonObject().put("intervalMs", 100).put("timeoutMs", 300));
+    TestServer.start(vertx, cfg, 1).compose(port -> Future.all(RawWsClient.connect(vertx, port), RawWsClient.connect(vertx, port))
+      .compose(all -> {
+        RawWsClient dead = all.resultAt(0);
+        RawWsClient alive = all.resultAt(1);
+        long start = System.nanoTime();
+        return dead.join("hb", "dead").compose(v -> alive.join("hb", "alive")).compose(v -> {
+          dead.silent();
+          return alive.expect("left", "hb");
+        }).compose(left -> {
+          long elapsedMs = (System.nanoTime() - start) / 1_000_000;
+          ctx.verify(() -> {
+            assertEquals(dead.session(), left.getString("session"));
+            assertTrue(elapsedMs >= 300, "closed only after the timeout: " + elapsedMs + " ms");
+            assertTrue(dead.pings() >= 1, "the server pinged first");
+          });
+          return dead.closed();
+        }).compose(code -> {
+          ctx.verify(() -> assertEquals(4000, code));
+          // the peer that answers pings has outlived several heartbeat periods and still chats
+          ctx.verify(() -> assertTrue(alive.pings() >= 2, "alive was pinged " + alive.pings() + " times"));
+          return alive.publish("hb", "still here");
+        });
+      }))
+      .onComplete(ctx.succeeding(ack -> {
+        ctx.verify(() -> assertEquals("ack", ack.getString("type")));
+        ctx.completeNow();
+      }));
+  }
+
+  @Test
+  void slowConsumerIsClosedWhileOthersReceiveEverything(Vertx vertx, VertxTestContext ctx) {
+    // 1500 x 16 KB = 24 MB: more than the loopback socket buffers of the stalled client plus its
+    // 1 MB outbound queue, so the server must give up on it; the fast reader must get every message.
+    int messages = 1500;
+    String text = "y".repeat(16_000);
+    JsonObject cfg = new JsonObject().put("limits", new JsonObject()
+      .put("outboundQueueBytes", 1 << 20).put("maxTextLength", 16_000).put("maxFrameBytes", 65_536));
+    boolean[] slowLeft = {false};
+    TestServer.start(vertx, cfg, 1).compose(port -> Future.all(WsClient.connect(vertx, port), WsClient.connect(vertx, port),
+        WsClient.connect(vertx, port))
+      .compose(all -> {
+        WsClient slow = all.resultAt(0);
+        WsClient fast = all.resultAt(1);
+        WsClient publisher = all.resultAt(2);
+        return slow.join("flood", "slow").compose(v -> fast.join("flood", "fast"))
+          .compose(v -> publisher.join("flood", "pub"))
+          .compose(v -> {
+            slow.socket().pause(); // stops reading: the server's queue for it fills up
+            Promise<Integer> received = Promise.promise();
+            int[] count = {0};
+            fast.socket().textMessageHandler(frame -> {
+              if (frame.startsWith("{\"type\":\"message\"")) {
+                JsonObject m = new JsonObject(frame);
+                if (!m.getString("text").equals(text) || !m.getString("id").endsWith(Long.toString(count[0] + 1, 36))) {
+                  received.tryFail("message " + (count[0] + 1) + " arrived out of order or altered");
+                }
+                if (++count[0] == messages) {
+                  received.tryComplete(count[0]);
+                }
+              } else if (frame.startsWith("{\"type\":\"left\"") && frame.contains(slow.session())) {
+                slowLeft[0] = true;
+              }
+            });
+            fast.socket().closeHandler(x -> received.tryFail("the fast reader was closed: " + fast.socket().closeStatusCode()));
+            publisher.socket().textMessageHandler(frame -> { });
+            publisher.socket().closeHandler(x -> received.tryFail("the publisher was closed: " + publisher.socket().closeStatusCode()));
+            for (int i = 0; i < messages; i++) {
+              publisher.send(new JsonObject().put("type", "publish").put("room", "flood").put("text", text));
+            }
+            return received.future();
+          })
+          .compose(n -> {
+            ctx.verify(() -> assertTrue(slowLeft[0], "the slow consumer was dropped and announced left"));
+            slow.socket().resume();
+            return slow.closed();
+          });
+      }))
+      .onComplete(ctx.succeeding(code -> {
+        ctx.verify(() -> assertEquals(4001, code));
+        ctx.completeNow();
+      }));
+  }
+
+  @Test
+  void connectionsBeyondMaxAreRefused(Vertx vertx, VertxTestContext ctx) {
+    JsonObject cfg = new JsonObject().put("http", new JsonObject().put("maxConnections", 2));
+    TestServer.start(vertx, cfg, 1).compose(port -> Future.all(WsClient.connect(vertx, port), WsClient.connect(vertx, port))
+      .compose(two -> WsClient.connect(vertx, port).transform(ar -> {
+        ctx.verify(() -> assertTrue(ar.failed(), "third connection must be refused"));
+        ctx.verify(() -> assertTrue(ar.cause().getMessage().contains("503"), ar.cause().getMessage()));
+        // closing one makes room again
+        ((WsClient) two.resultAt(0)).close();
+        return ((WsClient) two.resultAt(0)).closed();
+      }))
+      .compose(v -> retry(() -> WsClient.connect(vertx, port), 50)))
+      .onComplete(ctx.succeedingThenComplete());
+  }
+
+  /** Bounded polling: retries an attempt every 20 ms, at most {@code attempts} times. */
+  static <T> Future<T> retry(java.util.function.Supplier<Future<T>> attempt, int attempts) {
+    return attempt.get().recover(err -> {
+      if (attempts <= 1) {
+        return Future.failedFuture(err);
+      }
+      Promise<T> p = Promise.promise();
+      Vertx.currentContext().owner().setTimer(20, t -> retry(attempt, attempts - 1).onComplete(p));
+      return p.future();
+    });
+  }
+}

@@ -1,0 +1,35 @@
+package dev.parley.support;
+
+import dev.parley.ParleyNode;
+import dev.parley.ParleyVerticle;
+import io.vertx.core.DeploymentOptions;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+
+/** Deploys the real server on 127.0.0.1, port 0, with a test configuration. */
+public final class TestServer {
+
+  private TestServer() {
+  }
+
+  /** A configuration with short heartbeats and generous rates, merged over by {@code overrides}. */
+  public static JsonObject config(JsonObject overrides) {
+    JsonObject base = new JsonObject()
+      .put("http", new JsonObject().put("host", "127.0.0.1").put("port", 0))
+      .put("heartbeat", new JsonObject().put("intervalMs", 10_000).put("timeoutMs", 10_000))
+      .put("limits", new JsonObject().put("ratePerSecond", 10_000).put("rateBurst", 10_000));
+    return base.mergeIn(overrides, true);
+  }
+
+  /** Deploys {@code instances} transport verticles and completes with the bound port. */
+  public static Future<Integer> start(Vertx vertx, JsonObject overrides, int instances) {
+    return vertx.deployVerticle(ParleyVerticle::new,
+        new DeploymentOptions().setInstances(instances).setConfig(config(overrides)))
+      .map(id -> ParleyNode.of(vertx).port());
+  }
+
+  public static Future<Integer> start(Vertx vertx) {
+    return start(vertx, new JsonObject(), 1);
+  }
+}

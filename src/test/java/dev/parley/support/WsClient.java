@@ -1,0 +1,52 @@
+package dev.parley.support;
+
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.WebSocket;
+import io.vertx.core.http.WebSocketClient;
+import io.vertx.core.http.WebSocketClientOptions;
+import io.vertx.core.http.WebSocketConnectOptions;
+
+/** A real Vert.x WebSocket client on {@code /ws}. */
+public final class WsClient extends TestClient {
+
+  private final WebSocketClient client;
+  private WebSocket ws;
+
+  private WsClient(Vertx vertx, WebSocketClient client) {
+    super(vertx);
+    this.client = client;
+  }
+
+  /** Connects and waits for the {@code welcome} frame. */
+  public static Future<WsClient> connect(Vertx vertx, int port) {
+    return connect(vertx, port, new WebSocketConnectOptions());
+  }
+
+  public static Future<WsClient> connect(Vertx vertx, int port, WebSocketConnectOptions options) {
+    WebSocketClient client = vertx.createWebSocketClient(new WebSocketClientOptions()
+      .setMaxFrameSize(4 << 20).setMaxMessageSize(4 << 20));
+    WsClient c = new WsClient(vertx, client);
+    options.setHost("127.0.0.1").setPort(port).setURI("/ws");
+    return client.connect(options).compose(ws -> {
+      c.ws = ws;
+      ws.textMessageHandler(c::received);
+      ws.closeHandler(v -> c.ended(ws.closeStatusCode() == null ? -1 : ws.closeStatusCode()));
+      return c.expect("welcome").map(c);
+    });
+  }
+
+  public WebSocket socket() {
+    return ws;
+  }
+
+  @Override
+  public void sendText(String text) {
+    ws.writeTextMessage(text);
+  }
+
+  @Override
+  public void close() {
+    ws.close();
+  }
+}
