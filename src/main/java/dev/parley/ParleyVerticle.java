@@ -54,6 +54,7 @@ public final class ParleyVerticle extends VerticleBase {
 
     // Every realtime endpoint refuses foreign browser origins before anything else runs.
     router.route().pathRegex("/(ws|sockjs|eventbus)(/.*)?").handler(origins);
+    router.route().pathRegex("/(sockjs|eventbus)/.*").handler(SockJsTransport::announceConnectionClose);
     router.route("/ws").handler(webSocket);
     Future<Router> bridge = Future.succeededFuture();
     if (config.sockjs().enabled()) {
@@ -65,9 +66,13 @@ public final class ParleyVerticle extends VerticleBase {
     }
     return bridge.compose(r -> {
       WebRoutes.mount(router, node, hub);
+      // A hard cap well above limits.maxFrameBytes: SockJS wraps each message in a JSON array of JSON
+      // strings, which can grow it up to six times. The documented limit itself is checked per message
+      // by each transport, which closes with 1009.
+      int hardCap = config.limits().maxFrameBytes() * 6 + 1024;
       HttpServerOptions options = new HttpServerOptions()
-        .setMaxWebSocketFrameSize(config.limits().maxFrameBytes())
-        .setMaxWebSocketMessageSize(config.limits().maxFrameBytes())
+        .setMaxWebSocketFrameSize(hardCap)
+        .setMaxWebSocketMessageSize(hardCap)
         .setWebSocketClosingTimeout(5);
       server = vertx.createHttpServer(options).requestHandler(router);
       return server.listen(config.http().port(), config.http().host());

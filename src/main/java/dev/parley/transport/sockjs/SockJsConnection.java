@@ -3,6 +3,7 @@ package dev.parley.transport.sockjs;
 import dev.parley.config.ParleyConfig;
 import dev.parley.core.CloseCode;
 import dev.parley.core.Hub;
+import dev.parley.core.Json;
 import dev.parley.transport.NativeConnection;
 import io.vertx.core.Context;
 import io.vertx.ext.web.handler.sockjs.SockJSSocket;
@@ -42,9 +43,18 @@ final class SockJsConnection extends NativeConnection {
     return outbound.full();
   }
 
+  /**
+   * SockJS cannot carry a close code here (vertx-web always sends {@code c[3000,"Go away!"]}), so the
+   * last frame before the close says why: {@code {"type":"close","code":1009,"reason":"..."}}.
+   */
   @Override
   protected void closeTransport(CloseCode code, String reason) {
+    outbound.write(closeNotice(code, reason));
     socket.close(code.code(), reason);
+  }
+
+  static String closeNotice(CloseCode code, String reason) {
+    return Json.MAPPER.createObjectNode().put("type", "close").put("code", code.code()).put("reason", reason).toString();
   }
 
   @Override

@@ -5,9 +5,13 @@ import dev.parley.config.ParleyConfig;
 import dev.parley.core.CloseCode;
 import dev.parley.core.Hub;
 import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.handler.sockjs.SockJSHandler;
 import io.vertx.ext.web.handler.sockjs.SockJSHandlerOptions;
+
+import java.util.regex.Pattern;
 
 /**
  * The native protocol over SockJS at {@code /sockjs}, on every SockJS transport (websocket,
@@ -21,6 +25,23 @@ public final class SockJsTransport {
 
   private SockJsTransport() {
   }
+
+  /**
+   * vertx-web's SockJS closes the TCP connection after every polling or streaming response
+   * (xhr, xhr_streaming, eventsource, htmlfile, jsonp) without saying so. A keep-alive client then
+   * reuses the dying connection for its next {@code xhr_send} and that message is lost. Announcing
+   * {@code Connection: close} on those responses makes clients open a fresh connection instead.
+   * Mount before the SockJS routers.
+   */
+  public static void announceConnectionClose(RoutingContext ctx) {
+    String path = ctx.request().path();
+    if (RECEIVING_TRANSPORT.matcher(path).find()) {
+      ctx.response().putHeader(HttpHeaders.CONNECTION, "close");
+    }
+    ctx.next();
+  }
+
+  private static final Pattern RECEIVING_TRANSPORT = Pattern.compile("/(xhr|xhr_streaming|eventsource|htmlfile|jsonp)$");
 
   /** SockJS options shared by {@code /sockjs} and the bridge at {@code /eventbus}. */
   public static SockJSHandlerOptions options(ParleyConfig config) {

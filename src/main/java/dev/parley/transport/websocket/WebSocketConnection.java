@@ -31,9 +31,14 @@ final class WebSocketConnection extends NativeConnection {
     this.ws = ws;
     this.lastSeen = now;
     ws.setWriteQueueMaxSize(config.limits().outboundQueueBytes());
+    int maxBytes = config.limits().maxFrameBytes();
     ws.textMessageHandler(text -> {
       alive();
-      onText(text);
+      if (utf8Length(text, maxBytes) > maxBytes) {
+        close(CloseCode.TOO_BIG, "message larger than limits.maxFrameBytes");
+      } else {
+        onText(text);
+      }
     });
     ws.binaryMessageHandler(data -> {
       alive();
@@ -60,6 +65,28 @@ final class WebSocketConnection extends NativeConnection {
       onEnd.accept(this);
     });
     open();
+  }
+
+  /** UTF-8 length of a string, counting no further than just past {@code limit}. */
+  static int utf8Length(String s, int limit) {
+    if (s.length() > limit) {
+      return s.length();
+    }
+    int bytes = 0;
+    for (int i = 0; i < s.length() && bytes <= limit; i++) {
+      char ch = s.charAt(i);
+      if (ch < 0x80) {
+        bytes += 1;
+      } else if (ch < 0x800) {
+        bytes += 2;
+      } else if (Character.isHighSurrogate(ch)) {
+        bytes += 4;
+        i++;
+      } else {
+        bytes += 3;
+      }
+    }
+    return bytes;
   }
 
   private void alive() {

@@ -1,0 +1,105 @@
+package dev.parley;
+
+import dev.parley.support.SockJsWsClient;
+import dev.parley.support.SockJsXhrClient;
+import dev.parley.support.TestClient;
+import dev.parley.support.TestServer;
+import dev.parley.support.WsClient;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import io.vertx.junit5.Timeout;
+import io.vertx.junit5.VertxExtension;
+import io.vertx.junit5.VertxTestContext;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+import java.util.concurrent.TimeUnit;
+import java.util.function.BiFunction;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * The native protocol over SockJS at {@code /sockjs}, each real transport chatting with a raw
+ * WebSocket client in the same room.
+ */
+@ExtendWith(VertxExtension.class)
+@Timeout(value = 30, timeUnit = TimeUnit.SECONDS)
+class SockJsChatTest {
+
+  private int port;
+
+  @BeforeEach
+  void start(Vertx vertx, VertxTestContext ctx) {
+    TestServer.start(vertx).onComplete(ctx.succeeding(p -> {
+      port = p;
+      ctx.completeNow();
+    }));
+  }
+
+  @Test
+  void websocketTransportChatsWithWs(Vertx vertx, VertxTestContext ctx) {
+    chatBothWays(vertx, ctx, (v, p) -> SockJsWsClient.connect(v, p).map(c -> c));
+  }
+
+  @Test
+  void xhrPollingChatsWithWs(Vertx vertx, VertxTestContext ctx) {
+    chatBothWays(vertx, ctx, (v, p) -> SockJsXhrClient.polling(v, p).map(c -> c));
+  }
+
+  @Test
+  void xhrStreamingChatsWithWs(Vertx vertx, VertxTestContext ctx) {
+    chatBothWays(vertx, ctx, (v, p) -> SockJsXhrClient.streaming(v, p).map(c -> c));
+  }
+
+  private void chatBothWays(Vertx vertx, VertxTestContext ctx, BiFunction<Vertx, Integer, Future<TestClient>> connect) {
+    TestClient[] c = new TestClient[2];
+    Future.all(connect.apply(vertx, port), WsClient.connect(vertx, port))
+      .compose(all -> {
+        c[0] = all.resultAt(0);
+        c[1] = all.resultAt(1);
+        return c[0].join("mixed", "sockjs-user");
+      })
+      .compose(v -> c[1].join("mixed", "ws-user"))
+      .compose(presence -> {
+        ctx.verify(() -> assertEquals(2, presence.getJsonArray("members").size()));
+        return c[0].expect(f -> "joined".equals(f.getString("type")) && "ws-user".equals(f.getString("name")), "ws joined");
+      })
+      .compose(v -> c[0].publish("mixed", "from sockjs"))
+      .compose(v -> c[1].expect(f -> "from sockjs".equals(f.getString("text")), "message from sockjs"))
+      .compose(v -> c[1].publish("mixed", "from ws"))
+      .compose(v -> c[0].expect(f -> "from ws".equals(f.getString("text")), "message from ws"))
+      .compose(m -> {
+        ctx.verify(() -> assertEquals("ws-user", m.getString("name")));
+        // errors come back over SockJS too
+        c[0].send(new JsonObject().put("type", "publish").put("room", "elsewhere").put("text", "x").put("ref", "e1"));
+        return c[0].reply("e1");
+      })
+      .compose(err -> {
+        ctx.verify(() -> assertEquals("not_joined", err.getString("code")));
+        c[0].close();
+        return c[1].expect("left", "mixed");
+      })
+      .onComplete(ctx.succeeding(left -> {
+        ctx.verify(() -> assertEquals("sockjs-user", left.getString("name")));
+        ctx.completeNow();
+      }));
+  }
+
+  @Test
+  void oversizedSockJsMessageClosesWith1009(Vertx vertx, VertxTestContext ctx) {
+    vertx.undeploy(vertx.deploymentIDs().iterator().next())
+      .compose(v -> TestServer.start(vertx, new JsonObject().put("limits",
+        new JsonObject().put("maxFrameBytes", 1024).put("maxTextLength", 512)), 1))
+      .compose(p -> SockJsWsClient.connect(vertx, p))
+      .compose(c -> {
+        c.sendText("{\"type\":\"ping\",\"pad\":\"" + "z".repeat(2000) + "\"}");
+        return c.expect("close").compose(notice -> c.closed().map(transportCode -> notice));
+      })
+      .onComplete(ctx.succeeding(notice -> {
+        ctx.verify(() -> assertEquals(1009, notice.getInteger("code")));
+        ctx.completeNow();
+      }));
+  }
+}
