@@ -11,6 +11,7 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.Timeout;
 import io.vertx.junit5.VertxExtension;
 import io.vertx.junit5.VertxTestContext;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -36,6 +37,11 @@ class SockJsChatTest {
       port = p;
       ctx.completeNow();
     }));
+  }
+
+  @AfterEach
+  void stop(Vertx vertx, VertxTestContext ctx) {
+    TestServer.stop(vertx).onComplete(ctx.succeedingThenComplete());
   }
 
   @Test
