@@ -75,7 +75,10 @@ public final class ParleyVerticle extends VerticleBase {
         .setMaxWebSocketMessageSize(hardCap)
         .setWebSocketClosingTimeout(5);
       server = vertx.createHttpServer(options).requestHandler(router);
-      return server.listen(config.http().port(), config.http().host());
+      // Port 0 means "any free port": Vert.x shares a random port between instances only when it is
+      // asked for as a negative number, so every instance of this node ends up on the same one.
+      int port = config.http().port() == 0 ? -1 : config.http().port();
+      return server.listen(port, config.http().host());
     }).onSuccess(s -> {
       node.port(s.actualPort());
       LOG.info("hub {} listening on http://{}:{}/", hub.id(), config.http().host(), s.actualPort());

@@ -1,0 +1,128 @@
+package dev.parley;
+
+import dev.parley.support.TestServer;
+import dev.parley.support.WsClient;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpClientResponse;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.WebSocketConnectOptions;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.junit5.Timeout;
+import io.vertx.junit5.VertxExtension;
+import io.vertx.junit5.VertxTestContext;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Health, the static page and its headers, browser libraries, and the origin check on every realtime endpoint. */
+@ExtendWith(VertxExtension.class)
+@Timeout(value = 30, timeUnit = TimeUnit.SECONDS)
+class HttpEndpointsTest {
+
+  private static Future<HttpClientResponse> get(HttpClient http, int port, String uri, String origin) {
+    return http.request(HttpMethod.GET, port, "127.0.0.1", uri).compose(req -> {
+      if (origin != null) {
+        req.putHeader("Origin", origin);
+      }
+      return req.send();
+    });
+  }
+
+  @Test
+  void healthPageAndLibraries(Vertx vertx, VertxTestContext ctx) {
+    HttpClient http = vertx.createHttpClient();
+    TestServer.start(vertx).compose(port -> get(http, port, "/health", null)
+        .compose(resp -> resp.body().map(body -> {
+          assertEquals(200, resp.statusCode());
+          JsonObject health = new JsonObject(body);
+          assertEquals("UP", health.getString("status"));
+          assertTrue(health.containsKey("node"));
+          return null;
+        }))
+        .compose(v -> get(http, port, "/", null))
+        .compose(resp -> resp.body().map(body -> {
+          assertEquals(200, resp.statusCode());
+          assertTrue(resp.getHeader("Content-Type").startsWith("text/html"));
+          String csp = resp.getHeader("Content-Security-Policy");
+          assertTrue(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), csp);
+          assertEquals("nosniff", resp.getHeader("X-Content-Type-Options"));
+          assertEquals("DENY", resp.getHeader("X-Frame-Options"));
+          assertTrue(body.toString().contains("Parley"));
+          return null;
+        }))
+        .compose(v -> get(http, port, "/webjars/sockjs-client/1.6.1/dist/sockjs.min.js", null))
+        .compose(resp -> resp.body().map(body -> {
+          assertEquals(200, resp.statusCode(), "sockjs-client served from its WebJar");
+          assertTrue(body.length() > 10_000);
+          return null;
+        }))
+        .compose(v -> get(http, port, "/no-such-page", null))
+        .map(resp -> {
+          assertEquals(404, resp.statusCode());
+          return null;
+        }))
+      .onComplete(ctx.succeedingThenComplete());
+  }
+
+  @Test
+  void foreignOriginsAreRefusedOnEveryRealtimeEndpoint(Vertx vertx, VertxTestContext ctx) {
+    HttpClient http = vertx.createHttpClient();
+    TestServer.start(vertx).compose(port -> {
+      WebSocketConnectOptions evil = new WebSocketConnectOptions().addHeader("Origin", "http://evil.example");
+      return WsClient.connect(vertx, port, evil).transform(ar -> {
+          assertTrue(ar.failed(), "ws from a foreign origin must fail");
+          assertTrue(ar.cause().getMessage().contains("403"), ar.cause().getMessage());
+          return get(http, port, "/sockjs/info", "http://evil.example");
+        })
+        .compose(resp -> {
+          assertEquals(403, resp.statusCode(), "sockjs");
+          return get(http, port, "/eventbus/info", "http://evil.example");
+        })
+        .compose(resp -> {
+          assertEquals(403, resp.statusCode(), "bridge");
+          // the page's own origin is fine
+          return WsClient.connect(vertx, port, new WebSocketConnectOptions().addHeader("Origin", "http://127.0.0.1:" + port));
+        })
+        .compose(same -> get(http, port, "/sockjs/info", "http://127.0.0.1:" + port))
+        .map(resp -> {
+          assertEquals(200, resp.statusCode());
+          return null;
+        });
+    }).onComplete(ctx.succeedingThenComplete());
+  }
+
+  @Test
+  void allowedOriginsAreConfigurable(Vertx vertx, VertxTestContext ctx) {
+    JsonObject cfg = new JsonObject().put("http", new JsonObject().put("allowedOrigins", new JsonArray().add("https://chat.example.com")));
+    TestServer.start(vertx, cfg, 1).compose(port -> WsClient.connect(vertx, port,
+        new WebSocketConnectOptions().addHeader("Origin", "https://chat.example.com"))
+      .compose(ok -> WsClient.connect(vertx, port, new WebSocketConnectOptions().addHeader("Origin", "https://other.example.com"))
+        .transform(ar -> {
+          assertTrue(ar.failed());
+          return Future.succeededFuture();
+        })))
+      .onComplete(ctx.succeedingThenComplete());
+  }
+
+  @Test
+  void sockJsPostBodiesAreBounded(Vertx vertx, VertxTestContext ctx) {
+    JsonObject cfg = new JsonObject().put("limits", new JsonObject().put("maxFrameBytes", 1024).put("maxTextLength", 512));
+    HttpClient http = vertx.createHttpClient();
+    TestServer.start(vertx, cfg, 1).compose(port -> http.request(HttpMethod.POST, port, "127.0.0.1", "/sockjs/000/abc/xhr")
+        .compose(req -> req.send()).compose(HttpClientResponse::body)
+        .compose(open -> http.request(HttpMethod.POST, port, "127.0.0.1", "/sockjs/000/abc/xhr_send"))
+        .compose(req -> req.send(Buffer.buffer("[\"" + "q".repeat(20_000) + "\"]"))))
+      .onComplete(ctx.succeeding(resp -> {
+        ctx.verify(() -> assertEquals(413, resp.statusCode()));
+        ctx.completeNow();
+      }));
+  }
+}
