@@ -1,0 +1,186 @@
+package dev.parley.broker;
+
+import dev.parley.core.Broker;
+import dev.parley.core.ChatEvent;
+import dev.parley.core.Envelope;
+import dev.parley.core.Member;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.junit5.Timeout;
+import io.vertx.junit5.VertxExtension;
+import io.vertx.junit5.VertxTestContext;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The guarantees every {@link Broker} promises, run against each implementation: subclasses provide
+ * brokers that share one room space (two hubs of one node, or two nodes of a cluster).
+ */
+@ExtendWith(VertxExtension.class)
+@Timeout(value = 60, timeUnit = TimeUnit.SECONDS)
+public abstract class BrokerContractTest {
+
+  protected Broker first;
+  protected Broker second;
+
+  /** Two brokers that share rooms: each stands for a different hub or node. */
+  protected abstract Future<List<Broker>> brokers(Vertx vertx);
+
+  protected Future<Void> closeBrokers() {
+    return Future.all(first.close(), second.close()).mapEmpty();
+  }
+
+  @BeforeEach
+  void setUp(Vertx vertx, VertxTestContext ctx) {
+    brokers(vertx).onComplete(ctx.succeeding(b -> {
+      first = b.get(0);
+      second = b.get(1);
+      ctx.completeNow();
+    }));
+  }
+
+  @AfterEach
+  void tearDown(VertxTestContext ctx) {
+    closeBrokers().onComplete(ctx.succeedingThenComplete());
+  }
+
+  private static Envelope message(String origin, String room, int n) {
+    return new Envelope(origin, new ChatEvent.Message(room, origin + "-s", "n", "text " + n, n, origin + "-" + n));
+  }
+
+  /** Subscribes on a fresh event loop context and records what arrives, with the context it arrived on. */
+  private static Future<Recorder> subscribe(Vertx vertx, Broker broker, String room) {
+    Recorder r = new Recorder();
+    Context context = vertx.getOrCreateContext();
+    Promise<Recorder> done = Promise.promise();
+    context.runOnContext(v -> broker.subscribe(room, e -> {
+      r.contexts.add(Vertx.currentContext());
+      r.events.add(e);
+      r.check();
+    }).onComplete(ar -> {
+      if (ar.succeeded()) {
+        r.subscription = ar.result();
+        r.context = context;
+        done.complete(r);
+      } else {
+        done.fail(ar.cause());
+      }
+    }));
+    return done.future();
+  }
+
+  private static final class Recorder {
+    final List<Envelope> events = new ArrayList<>();
+    final List<Context> contexts = new ArrayList<>();
+    Broker.Subscription subscription;
+    Context context;
+    int expected = -1;
+    Promise<List<Envelope>> waiting;
+
+    synchronized Future<List<Envelope>> await(int n) {
+      expected = n;
+      waiting = Promise.promise();
+      check();
+      return waiting.future();
+    }
+
+    synchronized void check() {
+      if (waiting != null && events.size() >= expected) {
+        waiting.tryComplete(List.copyOf(events));
+      }
+    }
+  }
+
+  @Test
+  void eventsReachEverySubscriberOfTheRoomInPublishOrder(Vertx vertx, VertxTestContext ctx) {
+    int n = 200;
+    Future.all(subscribe(vertx, first, "lobby"), subscribe(vertx, second, "lobby"), subscribe(vertx, second, "other"))
+      .compose(all -> {
+        Recorder a = all.resultAt(0);
+        Recorder b = all.resultAt(1);
+        for (int i = 0; i < n; i++) {
+          first.publish(message("hubA", "lobby", i));
+        }
+        return Future.all(a.await(n), b.await(n)).map(x -> List.of(a, b, (Recorder) all.resultAt(2)));
+      })
+      .onComplete(ctx.succeeding(rs -> {
+        ctx.verify(() -> {
+          for (Recorder r : rs.subList(0, 2)) {
+            assertEquals(n, r.events.size());
+            for (int i = 0; i < n; i++) {
+              Envelope e = r.events.get(i);
+              assertEquals("hubA", e.origin(), "the origin travels, so hubs can drop their own echoes");
+              assertEquals("lobby", e.room());
+              assertEquals("text " + i, ((ChatEvent.Message) e.event()).text(), "publish order kept");
+            }
+            for (Context c : r.contexts) {
+              assertSame(r.context, c, "handlers run on the subscriber's context");
+            }
+          }
+          assertTrue(rs.get(2).events.isEmpty(), "other rooms get nothing");
+        });
+        ctx.completeNow();
+      }));
+  }
+
+  @Test
+  void theJsonArrivesIntactAndUnsubscribeStopsDelivery(Vertx vertx, VertxTestContext ctx) {
+    Envelope sent = message("hubB", "r1", 1);
+    Future.all(subscribe(vertx, first, "r1"), subscribe(vertx, first, "r2"))
+      .compose(all -> {
+        Recorder r1 = all.resultAt(0);
+        Recorder r2 = all.resultAt(1);
+        second.publish(sent);
+        return r1.await(1).compose(got -> {
+          ctx.verify(() -> assertEquals(sent.json(), got.get(0).json()));
+          return r1.subscription.unsubscribe();
+        }).compose(v -> {
+          // after unsubscribing r1, publish to r1 then r2: r2's event arriving proves r1's had its chance
+          second.publish(message("hubB", "r1", 2));
+          second.publish(message("hubB", "r2", 3));
+          return r2.await(1).map(x -> r1);
+        });
+      })
+      .onComplete(ctx.succeeding(r1 -> {
+        ctx.verify(() -> assertEquals(1, r1.events.size(), "nothing after unsubscribe"));
+        ctx.completeNow();
+      }));
+  }
+
+  @Test
+  void presenceIsSharedAndKeepsJoinOrder(Vertx vertx, VertxTestContext ctx) {
+    Member a = new Member("s-a", "alice");
+    Member b = new Member("s-b", "bob");
+    Member c = new Member("s-c", "carol");
+    first.presence().add("room", a)
+      .compose(v -> second.presence().add("room", b))
+      .compose(v -> first.presence().add("room", c))
+      .compose(v -> first.presence().add("elsewhere", a))
+      .compose(v -> second.presence().members("room"))
+      .compose(members -> {
+        ctx.verify(() -> assertEquals(List.of(a, b, c), members));
+        return first.presence().remove("room", "s-b");
+      })
+      .compose(v -> second.presence().members("room"))
+      .compose(members -> {
+        ctx.verify(() -> assertEquals(List.of(a, c), members));
+        return second.presence().members("empty-room");
+      })
+      .onComplete(ctx.succeeding(members -> {
+        ctx.verify(() -> assertTrue(members.isEmpty()));
+        ctx.completeNow();
+      }));
+  }
+}
