@@ -25,6 +25,9 @@ public final class Parley extends VertxApplication {
 
   private static final Logger LOG = LoggerFactory.getLogger(Parley.class);
 
+  private static final String HAZELCAST_CONFIG = "vertx.hazelcast.config";
+  private static final String DEFAULT_CLUSTER_XML = "conf/cluster.xml";
+
   /** Exit status for a missing, unreadable or invalid configuration. */
   public static final int EXIT_BAD_CONFIG = 1;
 
@@ -41,6 +44,10 @@ public final class Parley extends VertxApplication {
       System.err.println("parley: cannot start: " + e.getMessage());
       System.exit(EXIT_BAD_CONFIG);
       return;
+    }
+    // -cluster uses conf/cluster.xml when it is there (the jar carries a loopback copy otherwise).
+    if (System.getProperty(HAZELCAST_CONFIG) == null && Files.isRegularFile(Path.of(DEFAULT_CLUSTER_XML))) {
+      System.setProperty(HAZELCAST_CONFIG, DEFAULT_CLUSTER_XML);
     }
     new Parley(args).launch();
   }

@@ -2,8 +2,13 @@ package dev.parley;
 
 import dev.parley.broker.EventBusBroker;
 import dev.parley.broker.LocalPresenceStore;
+import dev.parley.broker.hazelcast.HazelcastBroker;
+import dev.parley.broker.redis.RedisBroker;
 import dev.parley.config.ParleyConfig;
 import dev.parley.core.Broker;
+import dev.parley.core.Hub;
+import dev.parley.ingress.EmitterListener;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import org.slf4j.Logger;
@@ -29,8 +34,10 @@ public final class ParleyNode {
   private final ParleyConfig config;
   private final Broker broker;
   private final AtomicInteger connections = new AtomicInteger();
-  private final AtomicInteger hubs = new AtomicInteger();
+  private final AtomicInteger hubSeq = new AtomicInteger();
   private volatile int port = -1;
+  private final Map<Hub, Context> hubs = new ConcurrentHashMap<>();
+  private volatile EmitterListener emitter;
 
   private ParleyNode(String id, ParleyConfig config, Broker broker) {
     this.id = id;
@@ -50,12 +57,26 @@ public final class ParleyNode {
 
   private static Future<ParleyNode> create(Vertx vertx, ParleyConfig config) {
     String id = config.node().id() != null ? config.node().id() : randomId();
-    Broker broker = switch (config.broker().type()) {
-      case "local" -> EventBusBroker.create(vertx, new LocalPresenceStore());
-      default -> throw new IllegalStateException("unreachable: broker.type validated at start-up");
-    };
     LOG.info("node {} starting with broker={}", id, config.broker().type());
-    return Future.succeededFuture(new ParleyNode(id, config, broker));
+    Future<Broker> broker = switch (config.broker().type()) {
+      case "local" -> vertx.isClustered()
+        ? Future.failedFuture(new IllegalStateException("Vert.x is clustered (-cluster) but broker.type is \"local\": "
+          + "set broker.type to \"hazelcast\" (see conf/config-cluster.json)"))
+        : Future.succeededFuture(EventBusBroker.create(vertx, new LocalPresenceStore()));
+      case "hazelcast" -> HazelcastBroker.create(vertx, id);
+      case "redis" -> RedisBroker.create(vertx, id, config.broker().redisUri(), config.broker().nodeTimeoutMs());
+      default -> Future.failedFuture(new IllegalStateException("unreachable: broker.type validated at start-up"));
+    };
+    return broker.compose(b -> {
+      ParleyNode node = new ParleyNode(id, config, b);
+      if (!config.emitter().enabled()) {
+        return Future.succeededFuture(node);
+      }
+      return EmitterListener.start(vertx, node, config.emitter()).map(listener -> {
+        node.emitter = listener;
+        return node;
+      });
+    });
   }
 
   /** Releases one instance's hold; the last release closes the broker. */
@@ -71,7 +92,14 @@ public final class ParleyNode {
     if (last[0] == null) {
       return Future.succeededFuture();
     }
-    return last[0].node.transform(ar -> ar.succeeded() ? ar.result().broker.close() : Future.succeededFuture());
+    return last[0].node.transform(ar -> {
+      if (ar.failed()) {
+        return Future.succeededFuture();
+      }
+      ParleyNode node = ar.result();
+      Future<Void> emitter = node.emitter == null ? Future.succeededFuture() : node.emitter.close();
+      return emitter.eventually(node.broker::close);
+    });
   }
 
   /** The node of a Vert.x instance that is running Parley, or null (for tests and tools). */
@@ -92,9 +120,23 @@ public final class ParleyNode {
     return broker;
   }
 
+  /** Makes a hub reachable by node-wide producers (the emitter); it runs on {@code context}. */
+  public void attach(Hub hub, Context context) {
+    hubs.put(hub, context);
+  }
+
+  public void detach(Hub hub) {
+    hubs.remove(hub);
+  }
+
+  /** Runs {@code action} on every attached hub, each on its own event loop. */
+  public void forEachHub(java.util.function.Consumer<Hub> action) {
+    hubs.forEach((hub, context) -> context.runOnContext(v -> action.accept(hub)));
+  }
+
   /** A new hub id, unique across the cluster: {@code <node>.<n>}. */
   public String nextHubId() {
-    return id + "." + hubs.incrementAndGet();
+    return id + "." + hubSeq.incrementAndGet();
   }
 
   /** Counts a new connection if the node is below {@code http.maxConnections}. */

@@ -4,6 +4,7 @@ import dev.parley.config.ParleyConfig;
 import dev.parley.core.CloseCode;
 import dev.parley.core.Hub;
 import dev.parley.http.WebRoutes;
+import dev.parley.ingress.PublishApi;
 import dev.parley.transport.OriginGuard;
 import dev.parley.transport.bridge.BridgeTransport;
 import dev.parley.transport.sockjs.SockJsTransport;
@@ -16,6 +17,8 @@ import io.vertx.ext.web.Router;
 import io.vertx.ext.web.handler.BodyHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+
+import java.net.BindException;
 
 /**
  * One transport instance: an HTTP server on the shared port with its own {@link Hub} on its own event
@@ -45,6 +48,7 @@ public final class ParleyVerticle extends VerticleBase {
 
   private Future<HttpServer> startOn(ParleyNode node) {
     hub = new Hub(node.nextHubId(), node.broker(), config.limits(), System::currentTimeMillis);
+    node.attach(hub, context);
     webSocket = new WebSocketTransport(vertx, node, hub);
 
     Router router = Router.router(vertx);
@@ -65,6 +69,7 @@ public final class ParleyVerticle extends VerticleBase {
         .onSuccess(r -> router.route("/eventbus*").handler(body).subRouter(r));
     }
     return bridge.compose(r -> {
+      PublishApi.mount(router, config, hub);
       WebRoutes.mount(router, node, hub);
       // A hard cap well above limits.maxFrameBytes: SockJS wraps each message in a JSON array of JSON
       // strings, which can grow it up to six times. The documented limit itself is checked per message
@@ -78,7 +83,10 @@ public final class ParleyVerticle extends VerticleBase {
       // Port 0 means "any free port": Vert.x shares a random port between instances only when it is
       // asked for as a negative number, so every instance of this node ends up on the same one.
       int port = config.http().port() == 0 ? -1 : config.http().port();
-      return server.listen(port, config.http().host());
+      return server.listen(port, config.http().host()).recover(err -> Future.failedFuture(err instanceof BindException
+        ? new IllegalStateException("cannot listen on " + config.http().host() + ":" + config.http().port()
+          + " (http.host / http.port): " + err.getMessage())
+        : err));
     }).onSuccess(s -> {
       node.port(s.actualPort());
       LOG.info("hub {} listening on http://{}:{}/", hub.id(), config.http().host(), s.actualPort());
@@ -90,10 +98,12 @@ public final class ParleyVerticle extends VerticleBase {
     if (webSocket != null) {
       webSocket.stop();
     }
-    if (hub != null) {
-      hub.shutdown(CloseCode.GOING_AWAY, "server shutting down");
+    ParleyNode node = ParleyNode.of(vertx);
+    if (node != null && hub != null) {
+      node.detach(hub);
     }
-    Future<Void> closed = server == null ? Future.succeededFuture() : server.close();
+    Future<Void> left = hub == null ? Future.succeededFuture() : hub.shutdown(CloseCode.GOING_AWAY, "server shutting down");
+    Future<Void> closed = left.eventually(() -> server == null ? Future.succeededFuture() : server.close());
     return closed.eventually(() -> acquired ? ParleyNode.release(vertx) : Future.succeededFuture());
   }
 }

@@ -24,7 +24,9 @@ public record ParleyConfig(
   LimitsConfig limits,
   SockJsConfig sockjs,
   BridgeConfig bridge,
-  BrokerConfig broker) {
+  BrokerConfig broker,
+  EmitterConfig emitter,
+  ApiConfig api) {
 
   /** {@code node.*}: identity of this process in a cluster. */
   public record NodeConfig(String id) {
@@ -75,9 +77,23 @@ public record ParleyConfig(
   }
 
   /** {@code broker.*}: how rooms reach the other hubs and nodes. */
-  public record BrokerConfig(String type) {
+  public record BrokerConfig(String type, String redisUri, long nodeTimeoutMs) {
     public static final String DEFAULT_TYPE = "local";
-    public static final Set<String> TYPES = Set.of("local");
+    public static final String DEFAULT_REDIS_URI = "redis://127.0.0.1:6379";
+    public static final long DEFAULT_NODE_TIMEOUT_MS = 15_000;
+    public static final Set<String> TYPES = Set.of("local", "hazelcast", "redis");
+  }
+
+  /** {@code emitter.*}: Socket.IO Redis emitter compatibility (outside processes emitting to clients). */
+  public record EmitterConfig(boolean enabled, String redisUri, String key) {
+    public static final String DEFAULT_KEY = "socket.io";
+  }
+
+  /** {@code api.*}: the HTTP publish API; off while no key is configured. */
+  public record ApiConfig(List<String> keys) {
+    public boolean enabled() {
+      return !keys.isEmpty();
+    }
   }
 
   /** Reads a configuration with overrides taken from this process's environment and system properties. */
@@ -149,14 +165,41 @@ public record ParleyConfig(
     b.done();
 
     Section br = root.section("broker");
-    BrokerConfig broker = new BrokerConfig(br.nonEmptyString("type", BrokerConfig.DEFAULT_TYPE));
+    BrokerConfig broker = new BrokerConfig(
+      br.nonEmptyString("type", BrokerConfig.DEFAULT_TYPE),
+      br.nonEmptyString("redisUri", BrokerConfig.DEFAULT_REDIS_URI),
+      br.longValue("nodeTimeoutMs", BrokerConfig.DEFAULT_NODE_TIMEOUT_MS, 300, 30_000));
     if (!BrokerConfig.TYPES.contains(broker.type())) {
       throw br.invalid("type", "unknown broker type \"" + broker.type() + "\"; known: " + BrokerConfig.TYPES);
     }
+    checkRedisUri(br, "redisUri", broker.redisUri());
     br.done();
 
+    Section em = root.section("emitter");
+    EmitterConfig emitter = new EmitterConfig(
+      em.bool("enabled", false),
+      em.nonEmptyString("redisUri", broker.redisUri()),
+      em.nonEmptyString("key", EmitterConfig.DEFAULT_KEY));
+    checkRedisUri(em, "redisUri", emitter.redisUri());
+    em.done();
+
+    Section a = root.section("api");
+    ApiConfig api = new ApiConfig(a.strings("keys", List.of()));
+    for (String key : api.keys()) {
+      if (key.length() < 16) {
+        throw a.invalid("keys", "entries must be at least 16 characters long (got one of " + key.length() + ")");
+      }
+    }
+    a.done();
+
     root.done();
-    return new ParleyConfig(node, http, heartbeat, limits, sockjs, bridge, broker);
+    return new ParleyConfig(node, http, heartbeat, limits, sockjs, bridge, broker, emitter, api);
+  }
+
+  private static void checkRedisUri(Section section, String key, String uri) {
+    if (!uri.startsWith("redis://") && !uri.startsWith("rediss://") && !uri.startsWith("unix://")) {
+      throw section.invalid(key, "must be a redis://, rediss:// or unix:// URI, got \"" + uri + "\"");
+    }
   }
 
   private static void applyOverride(JsonObject json, String key, String envValue, String propValue, boolean numeric) {

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
+import com.fasterxml.jackson.databind.JsonNode;
 
 import java.util.List;
 
@@ -19,12 +20,13 @@ import java.util.List;
   @JsonSubTypes.Type(value = ChatEvent.Joined.class, name = "joined"),
   @JsonSubTypes.Type(value = ChatEvent.Left.class, name = "left"),
   @JsonSubTypes.Type(value = ChatEvent.Message.class, name = "message"),
-  @JsonSubTypes.Type(value = ChatEvent.Presence.class, name = "presence")
+  @JsonSubTypes.Type(value = ChatEvent.Presence.class, name = "presence"),
+  @JsonSubTypes.Type(value = ChatEvent.External.class, name = "event")
 })
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public sealed interface ChatEvent {
 
-  /** The room the event belongs to. */
+  /** The room the event belongs to; {@code null} only for an {@link External} event sent to several rooms or all. */
   String room();
 
   /** The {@code type} discriminator on the wire. */
@@ -73,6 +75,18 @@ public sealed interface ChatEvent {
     @JsonIgnore
     public int size() {
       return members.size();
+    }
+  }
+
+  /**
+   * An event from a producer outside the chat protocol (a Socket.IO emitter process, say): an event
+   * name and its arguments, as given. {@code room} is set when exactly one room was targeted.
+   */
+  @JsonPropertyOrder({"type", "event", "args", "room"})
+  record External(String event, JsonNode args, String room) implements ChatEvent {
+    @Override
+    public String type() {
+      return "event";
     }
   }
 }

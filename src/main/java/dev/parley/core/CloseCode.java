@@ -22,7 +22,9 @@ public enum CloseCode {
   /** The client did not read fast enough: its outbound queue passed {@code limits.outboundQueueBytes}. */
   SLOW_CONSUMER(4001),
   /** The node already holds {@code http.maxConnections} connections. */
-  SERVER_FULL(4002);
+  SERVER_FULL(4002),
+  /** An outside producer asked to disconnect this session (Socket.IO emitter {@code disconnectSockets}). */
+  DISCONNECTED(4003);
 
   private final int code;
 

@@ -31,7 +31,7 @@ public final class Envelope {
 
   private Envelope(String origin, String room, String json) {
     this.origin = Objects.requireNonNull(origin);
-    this.room = Objects.requireNonNull(room);
+    this.room = room;
     this.json = Objects.requireNonNull(json);
   }
 
@@ -44,6 +44,7 @@ public final class Envelope {
     return origin;
   }
 
+  /** The room, or {@code null} for an outside event addressed to several rooms or to everyone. */
   public String room() {
     return room;
   }

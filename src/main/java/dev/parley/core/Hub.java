@@ -6,10 +6,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.LongSupplier;
 
 /**
@@ -128,6 +131,28 @@ public final class Hub {
     return Future.succeededFuture(m);
   }
 
+  /** The session id outside producers publish under (HTTP publish API). */
+  public static final String API_SESSION = "api";
+
+  /**
+   * Publishes a message on behalf of a producer that is not a connection (the HTTP publish API): members
+   * on every node get a normal {@code message} whose session is {@value #API_SESSION}.
+   */
+  public ChatEvent.Message publishAs(String room, String name, String text) {
+    Rules.checkRoom(room);
+    Rules.checkName(name);
+    if (text == null) {
+      throw new ChatException(ErrorCode.BAD_REQUEST, "text is required");
+    }
+    if (text.length() > limits.maxTextLength()) {
+      throw new ChatException(ErrorCode.TOO_LARGE, "text is longer than " + limits.maxTextLength() + " characters");
+    }
+    ChatEvent.Message m = new ChatEvent.Message(room, API_SESSION, name, text, clock.getAsLong(),
+      id + "-" + Long.toString(++messageSeq, 36));
+    emit(rooms.get(room), m);
+    return m;
+  }
+
   /** Leaves a joined room; the remaining members get {@code left}. */
   public Future<Void> leave(Session session, String room) {
     if (!session.rooms().containsKey(room)) {
@@ -142,22 +167,103 @@ public final class Hub {
    * the session. Idempotent, so transports may call it from several close paths.
    */
   public void disconnect(Session session) {
-    if (session.isClosed()) {
-      return;
+    disconnectAll(session);
+  }
+
+  /**
+   * Closes every connection of this hub (server shutdown); members are announced as left. Completes
+   * when the presence store has forgotten them, so a graceful stop leaves nothing behind.
+   */
+  public Future<Void> shutdown(CloseCode code, String reason) {
+    List<Future<Void>> removals = new ArrayList<>();
+    for (Session s : new ArrayList<>(sessions.values())) {
+      s.connection().close(code, reason);
+      removals.addAll(disconnectAll(s));
     }
-    session.markClosed();
-    sessions.remove(session.id());
-    for (String room : new ArrayList<>(session.rooms().keySet())) {
-      removeMember(session, room);
+    return Future.join(removals).mapEmpty();
+  }
+
+  private List<Future<Void>> disconnectAll(Session session) {
+    List<Future<Void>> removals = new ArrayList<>();
+    if (!session.isClosed()) {
+      session.markClosed();
+      sessions.remove(session.id());
+      for (String room : new ArrayList<>(session.rooms().keySet())) {
+        removals.add(removeMember(session, room));
+      }
+    }
+    return removals;
+  }
+
+  // ---- outside producers (Socket.IO emitter and its requests) ----
+
+  /**
+   * Writes an outside event to the local sessions it targets: members of any of {@code rooms} (a
+   * session id counts as a room holding just that session; no rooms means everyone), minus sessions in
+   * any of {@code except}. Each session gets it once, however many targeted rooms it is in.
+   */
+  public void deliverOutside(Envelope event, Set<String> rooms, Set<String> except) {
+    for (Session s : match(rooms, except)) {
+      s.connection().deliver(event);
     }
   }
 
-  /** Closes every connection of this hub (server shutdown); members are announced as left. */
-  public void shutdown(CloseCode code, String reason) {
-    for (Session s : new ArrayList<>(sessions.values())) {
-      s.connection().close(code, reason);
-      disconnect(s);
+  /** Makes the targeted local sessions join {@code newRooms} (emitter {@code socketsJoin}). */
+  public void remoteJoin(Set<String> rooms, Set<String> except, List<String> newRooms) {
+    for (Session s : match(rooms, except)) {
+      for (String room : newRooms) {
+        if (!Rules.validRoom(room)) {
+          continue;
+        }
+        String name = s.rooms().isEmpty() ? s.id() : s.rooms().values().iterator().next();
+        String shortName = Rules.validName(name) ? name : s.id().substring(0, Math.min(32, s.id().length()));
+        s.submit(() -> join(s, room, shortName))
+          .onSuccess(presence -> s.connection().deliver(new Envelope(id, presence)))
+          .onFailure(err -> LOG.debug("remote join refused: session={} room={}: {}", s.id(), room, err.getMessage()));
+      }
     }
+  }
+
+  /** Makes the targeted local sessions leave {@code oldRooms} (emitter {@code socketsLeave}). */
+  public void remoteLeave(Set<String> rooms, Set<String> except, List<String> oldRooms) {
+    for (Session s : match(rooms, except)) {
+      for (String room : oldRooms) {
+        if (s.rooms().containsKey(room)) {
+          s.submit(() -> leave(s, room));
+        }
+      }
+    }
+  }
+
+  /** Closes the targeted local sessions (emitter {@code disconnectSockets}). */
+  public void remoteDisconnect(Set<String> rooms, Set<String> except) {
+    for (Session s : match(rooms, except)) {
+      s.connection().close(CloseCode.DISCONNECTED, "disconnected by the server");
+    }
+  }
+
+  private Collection<Session> match(Set<String> rooms, Set<String> except) {
+    Collection<Session> targets;
+    if (rooms.isEmpty()) {
+      targets = new ArrayList<>(sessions.values());
+    } else {
+      Set<Session> union = new LinkedHashSet<>();
+      for (String room : rooms) {
+        Room r = this.rooms.get(room);
+        if (r != null) {
+          union.addAll(r.members.values());
+        }
+        Session personal = sessions.get(room);
+        if (personal != null) {
+          union.add(personal);
+        }
+      }
+      targets = union;
+    }
+    if (!except.isEmpty()) {
+      targets.removeIf(s -> except.contains(s.id()) || s.rooms().keySet().stream().anyMatch(except::contains));
+    }
+    return targets;
   }
 
   private Future<Void> removeMember(Session session, String room) {
@@ -196,7 +302,9 @@ public final class Hub {
 
   private void emit(Room r, ChatEvent event) {
     Envelope envelope = new Envelope(id, event);
-    fanOut(r, envelope);
+    if (r != null) {
+      fanOut(r, envelope);
+    }
     broker.publish(envelope);
   }
 

@@ -1,0 +1,60 @@
+package dev.parley.broker.hazelcast;
+
+import com.hazelcast.core.HazelcastInstance;
+import dev.parley.broker.EventBusBroker;
+import dev.parley.core.Broker;
+import dev.parley.core.Envelope;
+import dev.parley.core.PresenceStore;
+import io.vertx.core.Future;
+import io.vertx.core.Handler;
+import io.vertx.core.Vertx;
+import io.vertx.core.internal.VertxInternal;
+import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
+
+/**
+ * The {@code hazelcast} broker: room events over the Hazelcast-clustered Vert.x event bus (one
+ * consumer per room per hub, see {@link EventBusBroker}), presence in Hazelcast maps
+ * ({@link HazelcastPresenceStore}). Needs Vert.x started with {@code -cluster}.
+ */
+public final class HazelcastBroker implements Broker {
+
+  private final Broker events;
+  private final HazelcastPresenceStore presence;
+
+  private HazelcastBroker(Broker events, HazelcastPresenceStore presence) {
+    this.events = events;
+    this.presence = presence;
+  }
+
+  public static Future<Broker> create(Vertx vertx, String nodeId) {
+    if (!vertx.isClustered() || !(((VertxInternal) vertx).clusterManager() instanceof HazelcastClusterManager manager)) {
+      return Future.failedFuture(new IllegalStateException(
+        "broker.type \"hazelcast\" needs a Hazelcast-clustered Vert.x: start with -cluster"));
+    }
+    HazelcastInstance hazelcast = manager.getHazelcastInstance();
+    Broker[] events = new Broker[1];
+    HazelcastPresenceStore presence = new HazelcastPresenceStore(vertx, nodeId, hazelcast, e -> events[0].publish(e));
+    events[0] = EventBusBroker.create(vertx, presence);
+    return presence.start().map(v -> new HazelcastBroker(events[0], presence));
+  }
+
+  @Override
+  public Future<Subscription> subscribe(String room, Handler<Envelope> handler) {
+    return events.subscribe(room, handler);
+  }
+
+  @Override
+  public void publish(Envelope event) {
+    events.publish(event);
+  }
+
+  @Override
+  public PresenceStore presence() {
+    return presence;
+  }
+
+  @Override
+  public Future<Void> close() {
+    return presence.close().eventually(events::close);
+  }
+}

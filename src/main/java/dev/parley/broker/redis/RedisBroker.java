@@ -1,0 +1,245 @@
+package dev.parley.broker.redis;
+
+import dev.parley.broker.Callers;
+import dev.parley.broker.EnvelopeCodec;
+import dev.parley.core.Broker;
+import dev.parley.core.Envelope;
+import dev.parley.core.PresenceStore;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Handler;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.RedisConnection;
+import io.vertx.redis.client.Request;
+import io.vertx.redis.client.Response;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * A {@link Broker} over Redis pub/sub for separate, non-clustered processes. One channel per room
+ * ({@code parley:room:<room>}), one SUBSCRIBE per room per node however many hubs and members it
+ * has; the payload is the publishing node's id followed by the {@link EnvelopeCodec} wire form,
+ * decoded once per node.
+ *
+ * <p>Hubs of this node get each other's events directly, not through Redis, and the node drops the
+ * Redis echo of its own events: so the rooms of one node keep working while Redis is away. The outage
+ * is logged once; both connections come back with backoff, resubscribe, and the presence store
+ * rewrites this node's members ({@link RedisPresenceStore}).
+ *
+ * <p>Order: one connection publishes everything of this node, in call order, so events of one
+ * publisher in one room reach every subscriber in order. Delivery is at most once.
+ */
+public final class RedisBroker implements Broker {
+
+  private static final Logger LOG = LoggerFactory.getLogger(RedisBroker.class);
+  static final String CHANNEL_PREFIX = "parley:room:";
+  private static final long SUBSCRIBE_CONFIRM_TIMEOUT_MS = 5_000;
+
+  private final Vertx vertx;
+  private final String nodeId;
+  private final Context context;
+  private final RedisLink publisher;
+  private final RedisLink subscriber;
+  private final RedisPresenceStore presence;
+  private final Map<String, List<Subscriber>> rooms = new ConcurrentHashMap<>();
+  private final Map<String, List<Promise<Void>>> confirmations = new ConcurrentHashMap<>();
+  private volatile boolean dropLogged;
+
+  private RedisBroker(Vertx vertx, String nodeId, String uri, long nodeTimeoutMs) {
+    this.vertx = vertx;
+    this.nodeId = nodeId;
+    this.context = vertx.getOrCreateContext();
+    this.presence = new RedisPresenceStore(vertx, nodeId, nodeTimeoutMs, this::send, this::publish);
+    this.publisher = new RedisLink(vertx, "commands", uri, push -> { }, c -> presence.resync());
+    this.subscriber = new RedisLink(vertx, "subscriber", uri, this::onPush, this::resubscribe);
+  }
+
+  /**
+   * Starts a Redis broker for node {@code nodeId}; completes after the first connection attempts, even
+   * if Redis is not reachable yet (the node then serves local rooms until it is).
+   */
+  public static Future<Broker> create(Vertx vertx, String nodeId, String uri, long nodeTimeoutMs) {
+    RedisBroker broker = new RedisBroker(vertx, nodeId, uri, nodeTimeoutMs);
+    return Future.all(broker.publisher.start(), broker.subscriber.start())
+      .map(v -> {
+        broker.presence.start();
+        return broker;
+      });
+  }
+
+  Future<Response> send(Request request) {
+    return publisher.send(request);
+  }
+
+  @Override
+  public Future<Subscription> subscribe(String room, Handler<Envelope> handler) {
+    Subscriber sub = new Subscriber(handler, Vertx.currentContext());
+    Promise<Void> ready = Promise.promise();
+    context.runOnContext(v -> {
+      List<Subscriber> subs = rooms.computeIfAbsent(room, r -> new CopyOnWriteArrayList<>());
+      subs.add(sub);
+      if (subs.size() == 1) {
+        subscribeChannel(room).onComplete(ready);
+      } else {
+        ready.complete();
+      }
+    });
+    return Callers.onCaller(ready.future()).map(v -> () -> unsubscribe(room, sub));
+  }
+
+  private Future<Void> unsubscribe(String room, Subscriber sub) {
+    Promise<Void> done = Promise.promise();
+    context.runOnContext(v -> {
+      List<Subscriber> subs = rooms.get(room);
+      if (subs != null && subs.remove(sub) && subs.isEmpty()) {
+        rooms.remove(room);
+        subscriber.send(Request.cmd(Command.UNSUBSCRIBE).arg(CHANNEL_PREFIX + room));
+      }
+      done.complete();
+    });
+    return Callers.onCaller(done.future());
+  }
+
+  /** SUBSCRIBE and wait for Redis to confirm it, so that later publishes are sure to arrive. */
+  private Future<Void> subscribeChannel(String room) {
+    if (!subscriber.isUp()) {
+      return Future.succeededFuture(); // resubscribed on reconnection; local hubs still hear each other
+    }
+    String channel = CHANNEL_PREFIX + room;
+    Promise<Void> confirmed = Promise.promise();
+    confirmations.computeIfAbsent(channel, c -> new CopyOnWriteArrayList<>()).add(confirmed);
+    long timer = vertx.setTimer(SUBSCRIBE_CONFIRM_TIMEOUT_MS, t -> confirmed.tryComplete());
+    subscriber.send(Request.cmd(Command.SUBSCRIBE).arg(channel)).onFailure(err -> confirmed.tryComplete());
+    return confirmed.future().andThen(ar -> vertx.cancelTimer(timer));
+  }
+
+  private void resubscribe(RedisConnection connection) {
+    for (String room : rooms.keySet()) {
+      connection.send(Request.cmd(Command.SUBSCRIBE).arg(CHANNEL_PREFIX + room));
+    }
+  }
+
+  @Override
+  public void publish(Envelope event) {
+    // Local hubs first, straight from memory: they keep hearing each other while Redis is away.
+    deliverLocally(event);
+    // The wire form: this node's id, then the envelope, so every node can drop its own echoes.
+    byte[] node = nodeId.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    Buffer wire = Buffer.buffer().appendInt(node.length).appendBytes(node).appendBuffer(EnvelopeCodec.encode(event));
+    publisher.send(Request.cmd(Command.PUBLISH).arg(CHANNEL_PREFIX + event.room()).arg(wire)).onComplete(ar -> {
+      if (ar.failed() && !dropLogged) {
+        dropLogged = true;
+        LOG.warn("redis unavailable: room events are reaching this node only ({})", ar.cause().getMessage());
+      } else if (ar.succeeded() && dropLogged) {
+        dropLogged = false;
+      }
+    });
+  }
+
+  private void deliverLocally(Envelope event) {
+    List<Subscriber> subs = rooms.get(event.room());
+    if (subs != null) {
+      for (Subscriber s : subs) {
+        s.deliver(event);
+      }
+    }
+  }
+
+  private void onPush(Response push) {
+    if (push == null || push.size() < 3) {
+      return;
+    }
+    String kind = push.get(0).toString();
+    String channel = push.get(1).toString();
+    switch (kind) {
+      case "message" -> {
+        if (!channel.startsWith(CHANNEL_PREFIX)) {
+          return;
+        }
+        Buffer wire = push.get(2).toBuffer();
+        Envelope event;
+        try {
+          int nodeLength = wire.getInt(0);
+          if (wire.getString(4, 4 + nodeLength, "UTF-8").equals(nodeId)) {
+            return; // our own event: delivered locally when it was published
+          }
+          event = new EnvelopeCodec().decodeFromWire(4 + nodeLength, wire);
+        } catch (RuntimeException e) {
+          LOG.warn("dropping an unreadable message on {}: {}", channel, e.toString());
+          return;
+        }
+        deliverLocally(event);
+      }
+      case "subscribe" -> {
+        List<Promise<Void>> waiting = confirmations.remove(channel);
+        if (waiting != null) {
+          waiting.forEach(Promise::tryComplete);
+        }
+      }
+      default -> {
+      }
+    }
+  }
+
+  @Override
+  public PresenceStore presence() {
+    return presence;
+  }
+
+  @Override
+  public Future<Void> close() {
+    return presence.close().eventually(() -> Future.all(publisher.close(), subscriber.close())).mapEmpty();
+  }
+
+  /** Whether both connections are up (for health and tests). */
+  public boolean connected() {
+    return publisher.isUp() && subscriber.isUp();
+  }
+
+  private record Subscriber(Handler<Envelope> handler, Context context) {
+    void deliver(Envelope event) {
+      if (Vertx.currentContext() == context) {
+        handler.handle(event);
+      } else {
+        context.runOnContext(v -> handler.handle(event));
+      }
+    }
+  }
+
+  /** A hash reply as a map, whether Redis answered in RESP3 (a map) or RESP2 (a flat array). */
+  static Map<String, String> hash(Response reply) {
+    Map<String, String> out = new java.util.LinkedHashMap<>();
+    if (reply == null) {
+      return out;
+    }
+    if (reply.type() == io.vertx.redis.client.ResponseType.MULTI && reply.isMap()) {
+      for (String key : reply.getKeys()) {
+        out.put(key, reply.get(key).toString());
+      }
+      return out;
+    }
+    for (int i = 0; i + 1 < reply.size(); i += 2) {
+      out.put(reply.get(i).toString(), reply.get(i + 1).toString());
+    }
+    return out;
+  }
+
+  static List<String> strings(Response multi) {
+    List<String> out = new ArrayList<>();
+    if (multi != null) {
+      for (int i = 0; i < multi.size(); i++) {
+        out.add(multi.get(i).toString());
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,86 @@
+package dev.parley.ingress;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.parley.config.ParleyConfig;
+import dev.parley.core.ChatEvent;
+import dev.parley.core.ChatException;
+import dev.parley.core.ErrorCode;
+import dev.parley.core.Hub;
+import dev.parley.core.Json;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.List;
+
+/**
+ * {@code POST /api/rooms/{room}/messages} with {@code {"name":"...","text":"..."}} and an API key
+ * ({@code Authorization: Bearer <key>} or {@code X-Api-Key: <key>}): members of the room on every node
+ * get a normal {@code message} (session {@code "api"}). Answers 202 {@code {"id":...}}; 401 without a
+ * valid key; 400 on a bad body, room or name; 413 when the body or text is too large. Mounted only when
+ * {@code api.keys} is not empty.
+ */
+public final class PublishApi {
+
+  private final Hub hub;
+  private final List<byte[]> keys;
+
+  private PublishApi(Hub hub, List<String> keys) {
+    this.hub = hub;
+    this.keys = keys.stream().map(k -> k.getBytes(StandardCharsets.UTF_8)).toList();
+  }
+
+  public static void mount(Router router, ParleyConfig config, Hub hub) {
+    if (!config.api().enabled()) {
+      return;
+    }
+    PublishApi api = new PublishApi(hub, config.api().keys());
+    router.post("/api/rooms/:room/messages")
+      .handler(api::authenticate)
+      .handler(BodyHandler.create(false).setBodyLimit(config.limits().maxFrameBytes()))
+      .handler(api::publish);
+  }
+
+  private void authenticate(RoutingContext ctx) {
+    String auth = ctx.request().getHeader(HttpHeaders.AUTHORIZATION);
+    String key = auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7) ? auth.substring(7).trim()
+      : ctx.request().getHeader("X-Api-Key");
+    if (key == null || !valid(key)) {
+      ctx.response().putHeader("WWW-Authenticate", "Bearer");
+      answer(ctx, 401, new JsonObject().put("error", "unauthorized").put("message", "a valid API key is required"));
+      return;
+    }
+    ctx.next();
+  }
+
+  private boolean valid(String key) {
+    byte[] given = key.getBytes(StandardCharsets.UTF_8);
+    boolean ok = false;
+    for (byte[] k : keys) {
+      ok |= MessageDigest.isEqual(k, given); // constant time per key, and every key is checked
+    }
+    return ok;
+  }
+
+  private void publish(RoutingContext ctx) {
+    try {
+      JsonNode body = Json.parseTree(ctx.body().asString());
+      if (!body.isObject() || !body.path("name").isTextual() || !body.path("text").isTextual()) {
+        throw new ChatException(ErrorCode.BAD_REQUEST, "body must be {\"name\": string, \"text\": string}");
+      }
+      ChatEvent.Message m = hub.publishAs(ctx.pathParam("room"), body.get("name").textValue(), body.get("text").textValue());
+      answer(ctx, 202, new JsonObject().put("id", m.id()));
+    } catch (ChatException e) {
+      int status = e.code() == ErrorCode.TOO_LARGE ? 413 : 400;
+      answer(ctx, status, new JsonObject().put("error", e.code().wire()).put("message", e.getMessage()));
+    }
+  }
+
+  private static void answer(RoutingContext ctx, int status, JsonObject body) {
+    ctx.response().setStatusCode(status).putHeader(HttpHeaders.CONTENT_TYPE, "application/json").end(body.encode());
+  }
+}
