@@ -39,8 +39,9 @@ public final class PublishApi {
       return;
     }
     PublishApi api = new PublishApi(hub, config.api().keys());
+    // Two routes, so the key is checked before any of the body is read.
+    router.post("/api/rooms/:room/messages").handler(api::authenticate);
     router.post("/api/rooms/:room/messages")
-      .handler(api::authenticate)
       .handler(BodyHandler.create(false).setBodyLimit(config.limits().maxFrameBytes()))
       .handler(api::publish);
   }

@@ -71,6 +71,11 @@ public abstract class TestClient {
 
   /** Completes with the first frame (already received or coming) that matches; fails after {@link #WAIT_MS}. */
   public Future<JsonObject> expect(Predicate<JsonObject> predicate, String what) {
+    return expect(predicate, what, WAIT_MS);
+  }
+
+  /** Like {@link #expect(Predicate, String)} with a longer bound, for events that come after a timeout. */
+  public Future<JsonObject> expect(Predicate<JsonObject> predicate, String what, long waitMs) {
     Promise<JsonObject> promise = Promise.promise();
     vertx.runOnContext(v -> {
       for (Iterator<JsonObject> it = inbox.iterator(); it.hasNext(); ) {
@@ -82,7 +87,7 @@ public abstract class TestClient {
         }
       }
       Waiter w = new Waiter(predicate, promise);
-      w.timer = vertx.setTimer(WAIT_MS, t -> {
+      w.timer = vertx.setTimer(waitMs, t -> {
         waiters.remove(w);
         promise.tryFail(new AssertionError("timed out waiting for " + what + "; inbox: " + inbox));
       });

@@ -43,12 +43,23 @@ public final class TestCluster implements AutoCloseable {
     return nodes.get(i);
   }
 
+  /** Kills node i's Hazelcast member without any goodbye, as kill -9 would (its Vert.x is left dangling). */
+  public void crash(int i) {
+    Vertx v = nodes.get(i);
+    ((HazelcastClusterManager) ((io.vertx.core.internal.VertxInternal) v).clusterManager())
+      .getHazelcastInstance().getLifecycleService().terminate();
+  }
+
   public int size() {
     return nodes.size();
   }
 
   @Override
   public void close() throws Exception {
-    Future.join(nodes.stream().map(Vertx::close).toList()).toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    try {
+      Future.join(nodes.stream().map(Vertx::close).toList()).toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+      // a crashed node may not close cleanly; the others did
+    }
   }
 }

@@ -22,6 +22,12 @@ public final class TestServer {
     return base.mergeIn(overrides, true);
   }
 
+  /** Deploys one instance with exactly this configuration (no test defaults merged). */
+  public static Future<Integer> startExactly(Vertx vertx, JsonObject config) {
+    return vertx.deployVerticle(ParleyVerticle::new, new DeploymentOptions().setConfig(config))
+      .map(id -> ParleyNode.of(vertx).port());
+  }
+
   /** Deploys {@code instances} transport verticles and completes with the bound port. */
   public static Future<Integer> start(Vertx vertx, JsonObject overrides, int instances) {
     return vertx.deployVerticle(ParleyVerticle::new,

@@ -138,7 +138,7 @@ public final class RedisBroker implements Broker {
     publisher.send(Request.cmd(Command.PUBLISH).arg(CHANNEL_PREFIX + event.room()).arg(wire)).onComplete(ar -> {
       if (ar.failed() && !dropLogged) {
         dropLogged = true;
-        LOG.warn("redis unavailable: room events are reaching this node only ({})", ar.cause().getMessage());
+        LOG.warn("redis unavailable: room events are reaching this node only ({})", String.valueOf(ar.cause()));
       } else if (ar.succeeded() && dropLogged) {
         dropLogged = false;
       }

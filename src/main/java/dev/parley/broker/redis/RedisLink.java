@@ -106,7 +106,7 @@ public final class RedisLink {
       }
       RedisConnection c = ar.result();
       c.handler(pushHandler);
-      c.exceptionHandler(err -> lost(c, err.getMessage()));
+      c.exceptionHandler(err -> lost(c, String.valueOf(err)));
       c.endHandler(v -> lost(c, "connection closed"));
       connection = c;
       backoff = MIN_BACKOFF_MS;

@@ -1,0 +1,205 @@
+package dev.parley;
+
+import dev.parley.support.TestRedis;
+import dev.parley.support.TestServer;
+import dev.parley.support.WsClient;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import io.vertx.junit5.Timeout;
+import io.vertx.junit5.VertxExtension;
+import io.vertx.junit5.VertxTestContext;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.Request;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+import java.io.IOException;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * Two separate (non-clustered) Parley nodes sharing rooms through a real redis-server: chat and
+ * presence across nodes, a Redis outage that leaves local rooms working, recovery, and the members of
+ * a node that vanished announced as left.
+ */
+@ExtendWith(VertxExtension.class)
+@Timeout(value = 90, timeUnit = TimeUnit.SECONDS)
+class RedisChatTest {
+
+  private static TestRedis redis;
+  private Vertx nodeA;
+  private Vertx nodeB;
+  private int portA;
+  private int portB;
+
+  @BeforeAll
+  static void startRedis() throws IOException {
+    redis = TestRedis.start();
+  }
+
+  @AfterAll
+  static void stopRedis() throws IOException {
+    redis.close();
+  }
+
+  static JsonObject redisConfig(String uri) {
+    return new JsonObject().put("broker", new JsonObject().put("type", "redis").put("redisUri", uri).put("nodeTimeoutMs", 600));
+  }
+
+  @BeforeEach
+  void start(VertxTestContext ctx) {
+    nodeA = Vertx.vertx();
+    nodeB = Vertx.vertx();
+    Future.all(TestServer.start(nodeA, redisConfig(redis.uri()), 2), TestServer.start(nodeB, redisConfig(redis.uri()), 1))
+      .onComplete(ctx.succeeding(all -> {
+        portA = all.resultAt(0);
+        portB = all.resultAt(1);
+        ctx.completeNow();
+      }));
+  }
+
+  @AfterEach
+  void stop(VertxTestContext ctx) {
+    Future.join(nodeA.close(), nodeB.close()).onComplete(ar -> ctx.completeNow());
+  }
+
+  @Test
+  void nodesShareRoomsPresenceAndOrder(Vertx vertx, VertxTestContext ctx) {
+    WsClient[] c = new WsClient[2];
+    Future.all(WsClient.connect(vertx, portA), WsClient.connect(vertx, portB))
+      .compose(all -> {
+        c[0] = all.resultAt(0);
+        c[1] = all.resultAt(1);
+        return c[0].join("shared", "on-a");
+      })
+      .compose(v -> c[1].join("shared", "on-b"))
+      .compose(presence -> {
+        ctx.verify(() -> assertEquals(List.of("on-a", "on-b"), names(presence)));
+        return c[0].expect(f -> "joined".equals(f.getString("type")) && "on-b".equals(f.getString("name")), "b joined");
+      })
+      .compose(v -> {
+        for (int i = 0; i < 100; i++) {
+          c[1].send(new JsonObject().put("type", "publish").put("room", "shared").put("text", "m" + i));
+        }
+        Future<Void> chain = Future.succeededFuture();
+        for (int i = 0; i < 100; i++) {
+          String expected = "m" + i;
+          chain = chain.compose(x -> c[0].expect("message", "shared").map(m -> {
+            assertEquals(expected, m.getString("text"));
+            return null;
+          }));
+        }
+        return chain;
+      })
+      .compose(v -> {
+        c[1].close();
+        return c[0].expect("left", "shared");
+      })
+      .onComplete(ctx.succeeding(left -> {
+        ctx.verify(() -> assertEquals("on-b", left.getString("name")));
+        ctx.completeNow();
+      }));
+  }
+
+  @Test
+  void redisOutageKeepsLocalRoomsAndRecovers(Vertx vertx, VertxTestContext ctx) {
+    WsClient[] c = new WsClient[3];
+    // two clients on node A (its two instances), one on node B
+    Future.all(WsClient.connect(vertx, portA), WsClient.connect(vertx, portA), WsClient.connect(vertx, portB))
+      .compose(all -> {
+        for (int i = 0; i < 3; i++) {
+          c[i] = all.resultAt(i);
+        }
+        return c[0].join("r", "a1").compose(v -> c[1].join("r", "a2")).compose(v -> c[2].join("r", "b1"));
+      })
+      .compose(v -> blocking(vertx, () -> {
+        redis.stop();
+        return null;
+      }))
+      .compose(v -> c[0].publish("r", "during outage"))
+      .compose(ack -> {
+        ctx.verify(() -> assertEquals("ack", ack.getString("type"), "publishing still works"));
+        return c[1].expect(f -> "during outage".equals(f.getString("text")), "local delivery during the outage");
+      })
+      .compose(v -> WsClient.connect(vertx, portA).compose(newcomer -> newcomer.join("r", "a3")))
+      .compose(presence -> {
+        ctx.verify(() -> assertEquals(List.of("a1", "a2", "a3"), names(presence), "presence falls back to this node's members"));
+        return blocking(vertx, () -> {
+          redis.restart();
+          return null;
+        });
+      })
+      .compose(v -> probeUntilReceived(vertx, c[0], c[2], 60))
+      .compose(v -> WsClient.connect(vertx, portB).compose(late -> late.join("r", "b2")))
+      .onComplete(ctx.succeeding(presence -> {
+        ctx.verify(() -> assertEquals(List.of("a1", "a2", "b1", "a3", "b2"), names(presence),
+          "after recovery presence again spans both nodes"));
+        ctx.completeNow();
+      }));
+  }
+
+  @Test
+  void membersOfAVanishedNodeAreAnnouncedLeft(Vertx vertx, VertxTestContext ctx) {
+    // A node "ghost" that wrote its members and then vanished: no liveness key left behind.
+    Redis client = Redis.createClient(vertx, redis.uri());
+    WsClient[] c = new WsClient[1];
+    WsClient.connect(vertx, portA)
+      .compose(w -> {
+        c[0] = w;
+        return w.join("haunted", "alive");
+      })
+      .compose(v -> client.send(Request.cmd(Command.HSET).arg("parley:presence:haunted").arg("ghost.1-1")
+        .arg("{\"n\":\"casper\",\"t\":1,\"q\":1}")))
+      .compose(v -> client.send(Request.cmd(Command.SADD).arg("parley:node:ghost:members").arg("haunted\nghost.1-1")))
+      .compose(v -> client.send(Request.cmd(Command.SADD).arg("parley:nodes").arg("ghost")))
+      .compose(v -> c[0].expect(f -> "left".equals(f.getString("type")) && "casper".equals(f.getString("name")), "ghost left", 10_000))
+      .compose(left -> {
+        ctx.verify(() -> assertEquals("ghost.1-1", left.getString("session")));
+        return WsClient.connect(vertx, portB).compose(w -> w.join("haunted", "visitor"));
+      })
+      .onComplete(ctx.succeeding(presence -> {
+        ctx.verify(() -> assertEquals(List.of("alive", "visitor"), names(presence)));
+        ctx.completeNow();
+      }));
+  }
+
+  /** Publishes probes from {@code from} every 250 ms until {@code to} receives one (bounded). */
+  static Future<Void> probeUntilReceived(Vertx vertx, WsClient from, WsClient to, int attempts) {
+    Promise<Void> done = Promise.promise();
+    int[] n = {0};
+    long timer = vertx.setPeriodic(250, t -> {
+      if (++n[0] > attempts) {
+        done.tryFail("no probe crossed nodes after " + attempts + " attempts");
+      } else {
+        from.send(new JsonObject().put("type", "publish").put("room", "r").put("text", "probe"));
+      }
+    });
+    to.expect(f -> "probe".equals(f.getString("text")), "probe", 250L * attempts).onComplete(ar -> {
+      vertx.cancelTimer(timer);
+      if (ar.succeeded()) {
+        done.tryComplete();
+      } else {
+        done.tryFail(ar.cause());
+      }
+    });
+    return done.future();
+  }
+
+  static <T> Future<T> blocking(Vertx vertx, java.util.concurrent.Callable<T> work) {
+    return vertx.executeBlocking(work);
+  }
+
+  static List<String> names(JsonObject presence) {
+    return presence.getJsonArray("members").stream().map(m -> ((JsonObject) m).getString("name")).toList();
+  }
+
+}
