@@ -59,6 +59,21 @@ class SockJsChatTest {
     chatBothWays(vertx, ctx, (v, p) -> SockJsXhrClient.streaming(v, p).map(c -> c));
   }
 
+  @Test
+  void eventSourceChatsWithWs(Vertx vertx, VertxTestContext ctx) {
+    chatBothWays(vertx, ctx, (v, p) -> SockJsXhrClient.connect(v, p, SockJsXhrClient.Mode.EVENTSOURCE).map(c -> c));
+  }
+
+  @Test
+  void htmlFileChatsWithWs(Vertx vertx, VertxTestContext ctx) {
+    chatBothWays(vertx, ctx, (v, p) -> SockJsXhrClient.connect(v, p, SockJsXhrClient.Mode.HTMLFILE).map(c -> c));
+  }
+
+  @Test
+  void jsonpPollingChatsWithWs(Vertx vertx, VertxTestContext ctx) {
+    chatBothWays(vertx, ctx, (v, p) -> SockJsXhrClient.connect(v, p, SockJsXhrClient.Mode.JSONP_POLLING).map(c -> c));
+  }
+
   private void chatBothWays(Vertx vertx, VertxTestContext ctx, BiFunction<Vertx, Integer, Future<TestClient>> connect) {
     TestClient[] c = new TestClient[2];
     Future.all(connect.apply(vertx, port), WsClient.connect(vertx, port))
