@@ -19,6 +19,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.net.BindException;
+import java.util.List;
 
 /**
  * One transport instance: an HTTP server on the shared port with its own {@link Hub} on its own event
@@ -56,9 +57,14 @@ public final class ParleyVerticle extends VerticleBase {
     // SockJS's xhr transports need the body parsed; one message must fit, with room for JSON escaping.
     BodyHandler body = BodyHandler.create(false).setBodyLimit(config.limits().maxFrameBytes() * 6L + 1024);
 
-    // Every realtime endpoint refuses foreign browser origins before anything else runs.
-    router.route().pathRegex("/(ws|sockjs|eventbus)(/.*)?").handler(origins);
-    router.route().pathRegex("/(sockjs|eventbus)/.*").handler(SockJsTransport::announceConnectionClose);
+    // Every realtime endpoint refuses foreign browser origins before anything else runs. Plain paths,
+    // no pathRegex: a capturing group would set the request parameter "param0", which vertx-web's
+    // SockJS reads as the session id (every HTTP-transport session would then share one id).
+    for (String path : List.of("/ws", "/sockjs*", "/eventbus*")) {
+      router.route(path).handler(origins);
+    }
+    router.route("/sockjs/*").handler(SockJsTransport::announceConnectionClose);
+    router.route("/eventbus/*").handler(SockJsTransport::announceConnectionClose);
     router.route("/ws").handler(webSocket);
     Future<Router> bridge = Future.succeededFuture();
     if (config.sockjs().enabled()) {

@@ -74,6 +74,31 @@ class SockJsChatTest {
     chatBothWays(vertx, ctx, (v, p) -> SockJsXhrClient.connect(v, p, SockJsXhrClient.Mode.JSONP_POLLING).map(c -> c));
   }
 
+  @Test
+  void concurrentHttpTransportSessionsAreDistinct(Vertx vertx, VertxTestContext ctx) {
+    // Regression: an earlier pathRegex route set "param0", which SockJS reads as the session id, so
+    // every HTTP-transport session got the same id and two at once broke each other.
+    TestClient[] c = new TestClient[3];
+    Future.all(SockJsXhrClient.streaming(vertx, port), SockJsXhrClient.polling(vertx, port),
+        SockJsXhrClient.connect(vertx, port, SockJsXhrClient.Mode.EVENTSOURCE))
+      .compose(all -> {
+        for (int i = 0; i < 3; i++) {
+          c[i] = all.resultAt(i);
+        }
+        ctx.verify(() -> {
+          assertEquals(3, java.util.Set.of(c[0].session(), c[1].session(), c[2].session()).size());
+        });
+        return c[0].join("twins", "one").compose(v -> c[1].join("twins", "two")).compose(v -> c[2].join("twins", "three"));
+      })
+      .compose(presence -> {
+        ctx.verify(() -> assertEquals(3, presence.getJsonArray("members").size()));
+        return c[0].publish("twins", "hello twins");
+      })
+      .compose(v -> Future.all(c[1].expect(f -> "hello twins".equals(f.getString("text")), "at two"),
+        c[2].expect(f -> "hello twins".equals(f.getString("text")), "at three")))
+      .onComplete(ctx.succeedingThenComplete());
+  }
+
   private void chatBothWays(Vertx vertx, VertxTestContext ctx, BiFunction<Vertx, Integer, Future<TestClient>> connect) {
     TestClient[] c = new TestClient[2];
     Future.all(connect.apply(vertx, port), WsClient.connect(vertx, port))

@@ -155,6 +155,36 @@ class WebSocketChatTest {
   }
 
   @Test
+  void membersDroppingAtTheSameMomentBothLeave(Vertx vertx, VertxTestContext ctx) {
+    // Regression: announcing the first one's left to the second, already closed, threw and cut the
+    // first one's disconnect short, leaving it in presence for good.
+    WsClient.connect(vertx, port).compose(watcher -> watcher.join("exodus", "watcher").compose(v -> dropPairs(vertx, watcher, 10)))
+      .onComplete(ctx.succeeding(presence -> {
+        ctx.verify(() -> assertEquals(1, presence.getJsonArray("members").size(), "only the watcher is left: " + presence));
+        ctx.completeNow();
+      }));
+  }
+
+  private Future<JsonObject> dropPairs(Vertx vertx, WsClient watcher, int rounds) {
+    if (rounds == 0) {
+      return WsClient.connect(vertx, port).compose(probe -> probe.join("exodus-check", "p"))
+        .compose(v -> watcher.leave("exodus")).compose(v -> watcher.join("exodus", "watcher"));
+    }
+    return Future.all(WsClient.connect(vertx, port), WsClient.connect(vertx, port)).compose(two -> {
+      WsClient a = two.resultAt(0);
+      WsClient b = two.resultAt(1);
+      return a.join("exodus", "a").compose(v -> b.join("exodus", "b"))
+        .compose(v -> {
+          a.socket().close();
+          b.socket().close();
+          return Future.all(watcher.expect(f -> "left".equals(f.getString("type")) && a.session().equals(f.getString("session")), "a left"),
+            watcher.expect(f -> "left".equals(f.getString("type")) && b.session().equals(f.getString("session")), "b left"));
+        })
+        .compose(v -> dropPairs(vertx, watcher, rounds - 1));
+    });
+  }
+
+  @Test
   void oneConnectionInSeveralRoomsGetsEachRoomsEvents(Vertx vertx, VertxTestContext ctx) {
     WsClient[] c = new WsClient[2];
     Future.all(WsClient.connect(vertx, port), WsClient.connect(vertx, port))

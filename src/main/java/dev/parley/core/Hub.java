@@ -204,7 +204,11 @@ public final class Hub {
    */
   public void deliverOutside(Envelope event, Set<String> rooms, Set<String> except) {
     for (Session s : match(rooms, except)) {
-      s.connection().deliver(event);
+      try {
+        s.connection().deliver(event);
+      } catch (RuntimeException e) {
+        LOG.warn("delivery failed: session={} hub={}", s.id(), id, e);
+      }
     }
   }
 
@@ -318,10 +322,15 @@ public final class Hub {
     }
   }
 
-  private static void fanOut(Room r, Envelope envelope) {
-    // Connections never close themselves synchronously inside deliver(), so iterating is safe.
+  private void fanOut(Room r, Envelope envelope) {
+    // Connections never close themselves synchronously inside deliver(), so iterating is safe. One
+    // connection failing must not cost the others their event.
     for (Session member : r.members.values()) {
-      member.connection().deliver(envelope);
+      try {
+        member.connection().deliver(envelope);
+      } catch (RuntimeException e) {
+        LOG.warn("delivery failed: session={} room={} hub={}", member.id(), r.name, id, e);
+      }
     }
   }
 

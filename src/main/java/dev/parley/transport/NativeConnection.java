@@ -44,6 +44,11 @@ public abstract class NativeConnection implements Connection {
   /** True when the bytes waiting for this client reached {@code limits.outboundQueueBytes}. */
   protected abstract boolean queueFull();
 
+  /** True once the transport itself is closed (writes would fail). */
+  protected boolean isGone() {
+    return false;
+  }
+
   /** Closes the underlying transport with a code. */
   protected abstract void closeTransport(CloseCode code, String reason);
 
@@ -95,6 +100,11 @@ public abstract class NativeConnection implements Connection {
 
   protected final void send(String frame) {
     if (closing) {
+      return;
+    }
+    if (isGone()) {
+      // the peer is already gone; its close handler will end the session
+      closing = true;
       return;
     }
     if (queueFull()) {

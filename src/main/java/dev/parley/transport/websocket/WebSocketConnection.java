@@ -104,6 +104,12 @@ final class WebSocketConnection extends NativeConnection {
     return ws.writeQueueFull();
   }
 
+  /** Vert.x throws on a closed socket's write queue: check this first. */
+  @Override
+  protected boolean isGone() {
+    return ws.isClosed();
+  }
+
   @Override
   protected void closeTransport(CloseCode code, String reason) {
     ws.close((short) code.code(), reason);
