@@ -120,6 +120,13 @@ public final class ParleyNode {
     return broker;
   }
 
+  private final Map<Class<?>, Object> shared = new ConcurrentHashMap<>();
+
+  /** One object of a type per node, created on first use (registries that hubs of the node share). */
+  public <T> T shared(Class<T> type, java.util.function.Supplier<T> create) {
+    return type.cast(shared.computeIfAbsent(type, t -> create.get()));
+  }
+
   /** Makes a hub reachable by node-wide producers (the emitter); it runs on {@code context}. */
   public void attach(Hub hub, Context context) {
     hubs.put(hub, context);

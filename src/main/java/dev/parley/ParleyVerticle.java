@@ -7,6 +7,7 @@ import dev.parley.http.WebRoutes;
 import dev.parley.ingress.PublishApi;
 import dev.parley.transport.OriginGuard;
 import dev.parley.transport.bridge.BridgeTransport;
+import dev.parley.transport.socketio.SocketIoTransport;
 import dev.parley.transport.sockjs.SockJsTransport;
 import dev.parley.transport.websocket.WebSocketTransport;
 import io.vertx.core.Future;
@@ -74,13 +75,18 @@ public final class ParleyVerticle extends VerticleBase {
       bridge = BridgeTransport.create(vertx, node, hub)
         .onSuccess(r -> router.route("/eventbus*").handler(body).subRouter(r));
     }
+    if (config.socketio().enabled()) {
+      router.route(config.socketio().path() + "*").handler(origins);
+      SocketIoTransport.mount(router, vertx, node, hub);
+    }
     return bridge.compose(r -> {
       PublishApi.mount(router, config, hub);
       WebRoutes.mount(router, node, hub);
       // A hard cap well above limits.maxFrameBytes: SockJS wraps each message in a JSON array of JSON
       // strings, which can grow it up to six times. The documented limit itself is checked per message
       // by each transport, which closes with 1009.
-      int hardCap = config.limits().maxFrameBytes() * 6 + 1024;
+      int hardCap = Math.max(config.limits().maxFrameBytes() * 6 + 1024,
+        config.socketio().enabled() ? config.socketio().maxPayload() + 1024 : 0);
       HttpServerOptions options = new HttpServerOptions()
         .setMaxWebSocketFrameSize(hardCap)
         .setMaxWebSocketMessageSize(hardCap)

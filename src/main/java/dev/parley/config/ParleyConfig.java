@@ -26,7 +26,8 @@ public record ParleyConfig(
   BridgeConfig bridge,
   BrokerConfig broker,
   EmitterConfig emitter,
-  ApiConfig api) {
+  ApiConfig api,
+  SocketIoConfig socketio) {
 
   /** {@code node.*}: identity of this process in a cluster. */
   public record NodeConfig(String id) {
@@ -87,6 +88,28 @@ public record ParleyConfig(
   /** {@code emitter.*}: Socket.IO Redis emitter compatibility (outside processes emitting to clients). */
   public record EmitterConfig(boolean enabled, String redisUri, String key) {
     public static final String DEFAULT_KEY = "socket.io";
+  }
+
+  /** {@code socketio.*}: Socket.IO v4 clients (Engine.IO v4, Socket.IO protocol v5). */
+  public record SocketIoConfig(
+    boolean enabled,
+    String path,
+    long pingIntervalMs,
+    long pingTimeoutMs,
+    int maxPayload,
+    long connectTimeoutMs,
+    List<String> namespaces,
+    String defaultRoom,
+    String joinNotice,
+    String leaveNotice) {
+    public static final String DEFAULT_PATH = "/socket.io/";
+    public static final long DEFAULT_PING_INTERVAL_MS = 25_000;
+    public static final long DEFAULT_PING_TIMEOUT_MS = 20_000;
+    public static final int DEFAULT_MAX_PAYLOAD = 1_000_000;
+    public static final long DEFAULT_CONNECT_TIMEOUT_MS = 45_000;
+    public static final String DEFAULT_ROOM = "lobby";
+    public static final String DEFAULT_JOIN_NOTICE = "{name} joined";
+    public static final String DEFAULT_LEAVE_NOTICE = "{name} left";
   }
 
   /** {@code api.*}: the HTTP publish API; off while no key is configured. */
@@ -192,8 +215,37 @@ public record ParleyConfig(
     }
     a.done();
 
+    Section io = root.section("socketio");
+    List<String> namespaces = new java.util.ArrayList<>(List.of("/"));
+    for (String nsp : io.strings("namespaces", List.of("/"))) {
+      if (!nsp.matches("/[A-Za-z0-9_./-]{0,63}")) {
+        throw io.invalid("namespaces", "entries must start with / and use [A-Za-z0-9_./-], got \"" + nsp + "\"");
+      }
+      if (!namespaces.contains(nsp)) {
+        namespaces.add(nsp);
+      }
+    }
+    SocketIoConfig socketio = new SocketIoConfig(
+      io.bool("enabled", true),
+      io.nonEmptyString("path", SocketIoConfig.DEFAULT_PATH),
+      io.longValue("pingIntervalMs", SocketIoConfig.DEFAULT_PING_INTERVAL_MS, 10, 3_600_000),
+      io.longValue("pingTimeoutMs", SocketIoConfig.DEFAULT_PING_TIMEOUT_MS, 10, 3_600_000),
+      io.intValue("maxPayload", SocketIoConfig.DEFAULT_MAX_PAYLOAD, 1024, 100_000_000),
+      io.longValue("connectTimeoutMs", SocketIoConfig.DEFAULT_CONNECT_TIMEOUT_MS, 10, 3_600_000),
+      List.copyOf(namespaces),
+      io.nonEmptyString("defaultRoom", SocketIoConfig.DEFAULT_ROOM),
+      io.nonEmptyString("joinNotice", SocketIoConfig.DEFAULT_JOIN_NOTICE),
+      io.nonEmptyString("leaveNotice", SocketIoConfig.DEFAULT_LEAVE_NOTICE));
+    if (!socketio.path().matches("/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*/")) {
+      throw io.invalid("path", "must look like /socket.io/ (slashes around), got \"" + socketio.path() + "\"");
+    }
+    if (!dev.parley.core.Rules.validRoom(socketio.defaultRoom())) {
+      throw io.invalid("defaultRoom", "is not a valid room name: \"" + socketio.defaultRoom() + "\"");
+    }
+    io.done();
+
     root.done();
-    return new ParleyConfig(node, http, heartbeat, limits, sockjs, bridge, broker, emitter, api);
+    return new ParleyConfig(node, http, heartbeat, limits, sockjs, bridge, broker, emitter, api, socketio);
   }
 
   private static void checkRedisUri(Section section, String key, String uri) {

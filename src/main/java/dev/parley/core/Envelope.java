@@ -22,6 +22,7 @@ public final class Envelope {
   private volatile String json;
   // Benign races: two threads may compute the same immutable value; either result is correct.
   private final Object[] encoded = new Object[Encoding.MAX];
+  private volatile java.util.Map<Object, Object> byKey;
 
   public Envelope(String origin, ChatEvent event) {
     this.origin = Objects.requireNonNull(origin);
@@ -66,6 +67,24 @@ public final class Envelope {
       json = j = Json.encode(event);
     }
     return j;
+  }
+
+  /**
+   * An encoding that depends on runtime settings (a configured notice template, say): cached under a
+   * key object that stands for those settings (one per node), computed once per key.
+   */
+  @SuppressWarnings("unchecked")
+  public <T> T encoded(Object key, Function<Envelope, T> encoder) {
+    java.util.Map<Object, Object> m = byKey;
+    if (m == null) {
+      synchronized (this) {
+        m = byKey;
+        if (m == null) {
+          byKey = m = new java.util.concurrent.ConcurrentHashMap<>(4);
+        }
+      }
+    }
+    return (T) m.computeIfAbsent(key, k -> encoder.apply(this));
   }
 
   /** A transport-specific encoding of this envelope, computed once and then shared. */

@@ -105,6 +105,9 @@ public final class Hub {
           return Future.failedFuture(new ChatException(ErrorCode.BAD_REQUEST, "connection is closed"));
         }
         r.members.put(session.id(), session);
+        if (r.watchers.remove(session.id()) != null) {
+          session.watching().remove(room);
+        }
         session.mutableRooms().put(room, name);
         emit(r, new ChatEvent.Joined(room, session.id(), name, clock.getAsLong()));
         return presence.members(room).map(members -> new ChatEvent.Presence(room, members));
@@ -188,6 +191,9 @@ public final class Hub {
     if (!session.isClosed()) {
       session.markClosed();
       sessions.remove(session.id());
+      for (String room : new ArrayList<>(session.watching())) {
+        unwatch(session, room);
+      }
       for (String room : new ArrayList<>(session.rooms().keySet())) {
         removals.add(removeMember(session, room));
       }
@@ -295,7 +301,7 @@ public final class Hub {
   }
 
   private void dropIfEmpty(Room r) {
-    if (r.members.isEmpty() && r.pendingJoins == 0 && !r.dropped) {
+    if (r.members.isEmpty() && r.watchers.isEmpty() && r.pendingJoins == 0 && !r.dropped) {
       r.dropped = true;
       rooms.remove(r.name, r);
       if (r.subscription != null) {
@@ -326,11 +332,44 @@ public final class Hub {
     // Connections never close themselves synchronously inside deliver(), so iterating is safe. One
     // connection failing must not cost the others their event.
     for (Session member : r.members.values()) {
-      try {
-        member.connection().deliver(envelope);
-      } catch (RuntimeException e) {
-        LOG.warn("delivery failed: session={} room={} hub={}", member.id(), r.name, id, e);
+      deliver(member, envelope, r);
+    }
+    if (!r.watchers.isEmpty()) {
+      for (Session watcher : r.watchers.values()) {
+        deliver(watcher, envelope, r);
       }
+    }
+  }
+
+  private void deliver(Session s, Envelope envelope, Room r) {
+    try {
+      s.connection().deliver(envelope);
+    } catch (RuntimeException e) {
+      LOG.warn("delivery failed: session={} room={} hub={}", s.id(), r.name, id, e);
+    }
+  }
+
+  /**
+   * Lets a session hear a room's events without being a member: not in presence, never announced,
+   * cannot publish. Socket.IO clients of the seed applications listen to the default room this way
+   * until they join it. Joining the room ends watching.
+   */
+  public void watch(Session session, String room) {
+    Rules.checkRoom(room);
+    if (session.isClosed() || session.rooms().containsKey(room)) {
+      return;
+    }
+    Room r = rooms.computeIfAbsent(room, this::openRoom);
+    r.watchers.put(session.id(), session);
+    session.watching().add(room);
+  }
+
+  /** Stops watching a room (see {@link #watch}). */
+  public void unwatch(Session session, String room) {
+    session.watching().remove(room);
+    Room r = rooms.get(room);
+    if (r != null && r.watchers.remove(session.id()) != null) {
+      dropIfEmpty(r);
     }
   }
 
@@ -338,6 +377,7 @@ public final class Hub {
   private static final class Room {
     final String name;
     final Map<String, Session> members = new LinkedHashMap<>();
+    final Map<String, Session> watchers = new LinkedHashMap<>();
     Future<Void> subscribed;
     Broker.Subscription subscription;
     int pendingJoins;

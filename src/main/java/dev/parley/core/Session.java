@@ -18,6 +18,7 @@ public final class Session {
   private final String id;
   private final Connection connection;
   private final Map<String, String> rooms = new LinkedHashMap<>();
+  private final java.util.Set<String> watching = new java.util.LinkedHashSet<>();
   private final TokenBucket rate;
   private final int maxPending;
   private int pending;
@@ -46,6 +47,10 @@ public final class Session {
 
   public boolean isClosed() {
     return closed;
+  }
+
+  java.util.Set<String> watching() {
+    return watching;
   }
 
   Map<String, String> mutableRooms() {

@@ -1,0 +1,235 @@
+package dev.parley.transport.socketio;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import dev.parley.config.ParleyConfig.SocketIoConfig;
+import dev.parley.core.ChatEvent;
+import dev.parley.core.ChatException;
+import dev.parley.core.Envelope;
+import dev.parley.core.ErrorCode;
+import dev.parley.core.Json;
+import io.vertx.core.Future;
+import io.vertx.core.buffer.Buffer;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The chat over Socket.IO, in three vocabularies ("dialects") so that existing clients work unchanged.
+ *
+ * <ul>
+ *   <li><b>native</b>, chosen by a {@code join}, {@code publish {room, text}} or {@code leave} event:
+ *       the native protocol's commands and events as Socket.IO events ({@code joined}, {@code presence},
+ *       {@code message}, {@code left}); commands answer through the ack when the client asks
+ *       (presence for join, {@code {id}} for publish, {@code {}} for leave, {@code {error: {code, message}}}).</li>
+ *   <li><b>seed 000</b>, chosen by {@code connected(name)}: joins the default room; {@code publish {value}}
+ *       goes to everyone there as {@code publish {value}}; joins and leaves arrive as
+ *       {@code publish {value: "<name> joined"}} / {@code "<name> left"} (templates in config).</li>
+ *   <li><b>seed 003</b>, chosen by {@code chat message(user, message)}: joins the default room as
+ *       {@code user} and publishes; the others there get {@code chat message "<message> from <user>"}.</li>
+ * </ul>
+ * Until a socket speaks, it listens to the default room in both seed vocabularies (as the seed servers
+ * broadcast to every socket). Outside emits arrive everywhere as the original event and arguments.
+ */
+final class ChatHandler implements SioHandler {
+
+  enum Dialect { UNDECIDED, NATIVE, SEED000, SEED003 }
+
+  private final SocketIoConfig config;
+  private final Formats formats;
+
+  ChatHandler(SocketIoConfig config, Formats formats) {
+    this.config = config;
+    this.formats = formats;
+  }
+
+  /** The packets of each dialect, cached on each event once per node (the key is this object). */
+  static final class Formats {
+    private final String joinNotice;
+    private final String leaveNotice;
+    private final Object nativeKey = new Object();
+    private final Object seed000Key = new Object();
+    private final Object seed003Key = new Object();
+    private final Object externalKey = new Object();
+
+    Formats(SocketIoConfig config) {
+      this.joinNotice = config.joinNotice();
+      this.leaveNotice = config.leaveNotice();
+    }
+
+    List<String> render(Envelope e, SioSocket socket) {
+      ChatHandler.Dialect d = socket.state();
+      ChatEvent event = e.event();
+      if (event instanceof ChatEvent.External) {
+        return List.of(prefixed(socket, e.encoded(externalKey, Formats::external)));
+      }
+      List<String> out = new ArrayList<>(2);
+      if (d == Dialect.NATIVE) {
+        out.add(prefixed(socket, e.encoded(nativeKey, Formats::nativeEvent)));
+      }
+      if (d == Dialect.SEED000 || d == Dialect.UNDECIDED) {
+        String p = e.encoded(seed000Key, this::seed000);
+        if (!p.isEmpty()) {
+          out.add(prefixed(socket, p));
+        }
+      }
+      if (d == Dialect.SEED003 || d == Dialect.UNDECIDED) {
+        boolean own = event instanceof ChatEvent.Message m && m.session().equals(socket.id());
+        String p = e.encoded(seed003Key, Formats::seed003);
+        if (!own && !p.isEmpty()) {
+          out.add(prefixed(socket, p));
+        }
+      }
+      return out;
+    }
+
+    /** {@code 2["message",{...}]}: the native event object as it is. */
+    private static String nativeEvent(Envelope e) {
+      return "2[\"" + e.event().type() + "\"," + e.json() + "]";
+    }
+
+    private static String external(Envelope e) {
+      ChatEvent.External x = (ChatEvent.External) e.event();
+      ArrayNode data = Json.MAPPER.createArrayNode().add(x.event());
+      if (x.args() != null) {
+        x.args().forEach(data::add);
+      }
+      return "2" + data;
+    }
+
+    private String seed000(Envelope e) {
+      ChatEvent event = e.event();
+      String value = null;
+      if (event instanceof ChatEvent.Joined j) {
+        value = joinNotice.replace("{name}", j.name());
+      } else if (event instanceof ChatEvent.Left l) {
+        value = leaveNotice.replace("{name}", l.name() == null ? "" : l.name());
+      } else if (event instanceof ChatEvent.Message m) {
+        value = m.text();
+      }
+      return value == null ? "" : "2" + Json.MAPPER.createArrayNode().add("publish")
+        .add(Json.MAPPER.createObjectNode().put("value", value));
+    }
+
+    private static String seed003(Envelope e) {
+      if (e.event() instanceof ChatEvent.Message m) {
+        return "2" + Json.MAPPER.createArrayNode().add("chat message").add(m.text() + " from " + m.name());
+      }
+      return "";
+    }
+
+    private static String prefixed(SioSocket socket, String packet) {
+      return "/".equals(socket.nsp()) ? packet : packet.charAt(0) + socket.nsp() + "," + packet.substring(1);
+    }
+  }
+
+  @Override
+  public void onConnect(SioSocket socket, JsonNode auth) {
+    socket.state(Dialect.UNDECIDED);
+    socket.renderer(formats::render);
+    socket.hub().watch(socket.session(), config.defaultRoom());
+  }
+
+  private void speak(SioSocket socket, Dialect dialect) {
+    if (socket.state() != dialect) {
+      socket.state(dialect);
+      if (dialect == Dialect.NATIVE) {
+        socket.hub().unwatch(socket.session(), config.defaultRoom());
+      }
+    }
+  }
+
+  @Override
+  public void onEvent(SioSocket socket, String event, ArrayNode args, List<Buffer> attachments, SioAck ack) {
+    JsonNode first = args.isEmpty() ? null : args.get(0);
+    switch (event) {
+      case "join" -> {
+        speak(socket, Dialect.NATIVE);
+        String room = field(first, "room");
+        String name = field(first, "name");
+        answer(socket, ack, socket.session().submit(() -> socket.hub().join(socket.session(), room, name)).map(presence -> {
+          JsonNode p = Json.MAPPER.valueToTree(presence);
+          socket.emit("presence", Json.MAPPER.createArrayNode().add(p));
+          return p;
+        }));
+      }
+      case "publish" -> {
+        if (first != null && first.has("value")) {
+          speak(socket, Dialect.SEED000);
+          String text = first.get("value").asText();
+          String room = config.defaultRoom();
+          Future<JsonNode> done = socket.session().rooms().containsKey(room)
+            ? socket.session().submit(() -> socket.hub().publish(socket.session(), room, text)).map(m -> id(m))
+            : Future.failedFuture(new ChatException(ErrorCode.NOT_JOINED, "send connected(name) before publishing"));
+          answer(socket, ack, done);
+        } else {
+          speak(socket, Dialect.NATIVE);
+          String room = field(first, "room");
+          String text = field(first, "text");
+          answer(socket, ack, socket.session().submit(() -> socket.hub().publish(socket.session(), room, text)).map(m -> id(m)));
+        }
+      }
+      case "leave" -> {
+        speak(socket, Dialect.NATIVE);
+        String room = field(first, "room");
+        answer(socket, ack, socket.session().submit(() -> socket.hub().leave(socket.session(), room))
+          .map(v -> Json.MAPPER.createObjectNode()));
+      }
+      case "connected" -> {
+        speak(socket, Dialect.SEED000);
+        String name = first == null ? null : first.asText(null);
+        answer(socket, ack, joinDefault(socket, name));
+      }
+      case "chat message" -> {
+        speak(socket, Dialect.SEED003);
+        String user = first == null ? null : first.asText(null);
+        String message = args.size() > 1 ? args.get(1).asText() : null;
+        if (message == null) {
+          throw new ChatException(ErrorCode.BAD_REQUEST, "chat message needs (user, message)");
+        }
+        String room = config.defaultRoom();
+        Future<JsonNode> joined = socket.session().rooms().containsKey(room) ? Future.succeededFuture() : joinDefault(socket, user);
+        answer(socket, ack, joined.compose(v -> socket.session().submit(() -> socket.hub().publish(socket.session(), room, message)))
+          .map(m -> id(m)));
+      }
+      default -> throw new ChatException(ErrorCode.BAD_REQUEST, "unknown event \"" + event + "\"");
+    }
+  }
+
+  private Future<JsonNode> joinDefault(SioSocket socket, String name) {
+    return socket.session().submit(() -> socket.hub().join(socket.session(), config.defaultRoom(), name))
+      .map(presence -> (JsonNode) Json.MAPPER.valueToTree(presence));
+  }
+
+  private static JsonNode id(ChatEvent.Message m) {
+    return Json.MAPPER.createObjectNode().put("id", m.id());
+  }
+
+  private static void answer(SioSocket socket, SioAck ack, Future<? extends JsonNode> result) {
+    result.onComplete(ar -> {
+      if (ar.succeeded()) {
+        if (ack != null) {
+          ack.send(Json.MAPPER.createArrayNode().add(ar.result() == null ? Json.MAPPER.createObjectNode() : ar.result()));
+        }
+      } else {
+        ChatException e = ar.cause() instanceof ChatException c ? c : new ChatException(ErrorCode.INTERNAL, "internal error");
+        SioConnection.refuse(socket, ack, e);
+      }
+    });
+  }
+
+  private static String field(JsonNode object, String name) {
+    if (object == null || !object.isObject()) {
+      throw new ChatException(ErrorCode.BAD_REQUEST, "expected an object with " + name);
+    }
+    JsonNode v = object.get(name);
+    if (v == null || v.isNull()) {
+      throw new ChatException(ErrorCode.BAD_REQUEST, name + " is required");
+    }
+    if (!v.isTextual()) {
+      throw new ChatException(ErrorCode.BAD_REQUEST, name + " must be a string");
+    }
+    return v.textValue();
+  }
+
+}

@@ -1,0 +1,222 @@
+package dev.parley.transport.socketio;
+
+import dev.parley.ParleyNode;
+import io.vertx.core.Context;
+import io.vertx.core.Handler;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.RoutingContext;
+
+import java.security.SecureRandom;
+import java.util.Base64;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
+
+/**
+ * An Engine.IO v4 endpoint ({@code EIO=4}): the handshake, routing of polling requests and WebSocket
+ * upgrades to their {@link EngineSession}, and the protocol's HTTP errors ({@code {"code":N,"message":...}}:
+ * 0 Transport unknown, 1 Session ID unknown, 2 Bad handshake method, 3 Bad request, 5 Unsupported protocol
+ * version). Sessions are registered node-wide, so a polling request may reach any verticle instance of
+ * the node; SockJS-style session affinity is needed across nodes (see docs/scaling.md), WebSocket-only
+ * clients need none.
+ */
+public final class EngineServer implements Handler<RoutingContext> {
+
+  /** Session ids of every Engine.IO endpoint of a node, by endpoint path. */
+  static final class Registry {
+    final Map<String, EngineSession> sessions = new ConcurrentHashMap<>();
+  }
+
+  private static final SecureRandom RANDOM = new SecureRandom();
+
+  private final Vertx vertx;
+  private final ParleyNode node;
+  private final String path;
+  private final Map<String, EngineSession> sessions;
+  private final Supplier<EngineListener> listeners;
+  private final long pingIntervalMs;
+  private final long pingTimeoutMs;
+  private final int maxPayload;
+  private final int maxQueueBytes;
+
+  public EngineServer(Vertx vertx, ParleyNode node, String path, long pingIntervalMs, long pingTimeoutMs, int maxPayload,
+                      int maxQueueBytes, Supplier<EngineListener> listeners) {
+    this.vertx = vertx;
+    this.node = node;
+    this.path = path;
+    this.sessions = node.shared(Registry.class, Registry::new).sessions;
+    this.listeners = listeners;
+    this.pingIntervalMs = pingIntervalMs;
+    this.pingTimeoutMs = pingTimeoutMs;
+    this.maxPayload = maxPayload;
+    this.maxQueueBytes = maxQueueBytes;
+  }
+
+  long pingIntervalMs() {
+    return pingIntervalMs;
+  }
+
+  long pingTimeoutMs() {
+    return pingTimeoutMs;
+  }
+
+  int maxPayload() {
+    return maxPayload;
+  }
+
+  int maxQueueBytes() {
+    return maxQueueBytes;
+  }
+
+  @Override
+  public void handle(RoutingContext ctx) {
+    HttpServerRequest req = ctx.request();
+    String eio = req.getParam("EIO");
+    String transport = req.getParam("transport");
+    String sid = req.getParam("sid");
+    boolean upgrade = "websocket".equalsIgnoreCase(req.getHeader(HttpHeaders.UPGRADE));
+    if (!"4".equals(eio)) {
+      error(ctx, 400, 5, "Unsupported protocol version");
+      return;
+    }
+    if (!"polling".equals(transport) && !"websocket".equals(transport)) {
+      error(ctx, 400, 0, "Transport unknown");
+      return;
+    }
+    if (upgrade) {
+      if (!"websocket".equals(transport)) {
+        error(ctx, 400, 3, "Bad request");
+      } else if (sid == null) {
+        openWebSocket(ctx);
+      } else {
+        EngineSession session = sessions.get(sid);
+        if (session == null) {
+          error(ctx, 400, 1, "Session ID unknown");
+          return;
+        }
+        req.toWebSocket().onSuccess(ws -> session.onLoop(() -> session.attachProbe(ws)));
+      }
+      return;
+    }
+    if ("websocket".equals(transport)) {
+      error(ctx, 400, 3, "Bad request");
+      return;
+    }
+    cors(ctx);
+    if (req.method() == HttpMethod.OPTIONS) {
+      ctx.response().setStatusCode(204).end();
+      return;
+    }
+    if (sid == null) {
+      if (req.method() != HttpMethod.GET) {
+        error(ctx, 400, 2, "Bad handshake method");
+        return;
+      }
+      openPolling(ctx);
+      return;
+    }
+    EngineSession session = sessions.get(sid);
+    if (session == null) {
+      error(ctx, 400, 1, "Session ID unknown");
+    } else if (req.method() == HttpMethod.GET) {
+      session.onLoop(() -> session.onGet(ctx));
+    } else if (req.method() == HttpMethod.POST) {
+      String body = ctx.body().asString();
+      session.onLoop(() -> session.onPost(ctx, body == null ? "" : body));
+    } else {
+      error(ctx, 400, 3, "Bad request");
+    }
+  }
+
+  private void openPolling(RoutingContext ctx) {
+    if (!node.tryAdmit()) {
+      error(ctx, 503, 3, "Server full");
+      return;
+    }
+    EngineSession session = create();
+    answer(ctx, 200, "text/plain; charset=UTF-8", "0" + handshake(session.id(), true));
+    session.started();
+  }
+
+  private void openWebSocket(RoutingContext ctx) {
+    if (!node.tryAdmit()) {
+      error(ctx, 503, 3, "Server full");
+      return;
+    }
+    ctx.request().toWebSocket().onComplete(ar -> {
+      if (ar.failed()) {
+        node.connectionEnded();
+        return;
+      }
+      EngineSession session = create();
+      ar.result().writeTextMessage("0" + handshake(session.id(), false));
+      session.attachWebSocket(ar.result());
+      session.started();
+    });
+  }
+
+  private EngineSession create() {
+    byte[] bytes = new byte[15];
+    RANDOM.nextBytes(bytes);
+    String sid = Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
+    Context context = vertx.getOrCreateContext();
+    EngineSession session = new EngineSession(vertx, this, sid, context, listeners.get());
+    sessions.put(sid, session);
+    return session;
+  }
+
+  private String handshake(String sid, boolean polling) {
+    return new JsonObject()
+      .put("sid", sid)
+      .put("upgrades", polling ? new JsonArray().add("websocket") : new JsonArray())
+      .put("pingInterval", pingIntervalMs)
+      .put("pingTimeout", pingTimeoutMs)
+      .put("maxPayload", maxPayload)
+      .encode();
+  }
+
+  void forget(String sid) {
+    if (sessions.remove(sid) != null) {
+      node.connectionEnded();
+    }
+  }
+
+  /** Browsers poll cross-origin only from origins the origin guard let through: echo them. */
+  private static void cors(RoutingContext ctx) {
+    String origin = ctx.request().getHeader(HttpHeaders.ORIGIN);
+    if (origin != null) {
+      ctx.response().putHeader("Access-Control-Allow-Origin", origin)
+        .putHeader("Access-Control-Allow-Credentials", "true")
+        .putHeader("Vary", "Origin");
+      if (ctx.request().method() == HttpMethod.OPTIONS) {
+        ctx.response().putHeader("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+        String headers = ctx.request().getHeader("Access-Control-Request-Headers");
+        if (headers != null) {
+          ctx.response().putHeader("Access-Control-Allow-Headers", headers);
+        }
+      }
+    }
+  }
+
+  void answer(RoutingContext ctx, int status, String contentType, String body) {
+    if (!ctx.response().ended() && !ctx.response().closed()) {
+      ctx.response().setStatusCode(status)
+        .putHeader(HttpHeaders.CONTENT_TYPE, contentType)
+        .putHeader(HttpHeaders.CACHE_CONTROL, "no-store")
+        .end(body);
+    }
+  }
+
+  void error(RoutingContext ctx, int status, int code, String message) {
+    answer(ctx, status, "application/json", new JsonObject().put("code", code).put("message", message).encode());
+  }
+
+  public String path() {
+    return path;
+  }
+}

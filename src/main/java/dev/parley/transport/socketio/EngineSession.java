@@ -1,0 +1,436 @@
+package dev.parley.transport.socketio;
+
+import io.vertx.core.Context;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.ServerWebSocket;
+import io.vertx.ext.web.RoutingContext;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayDeque;
+import java.util.Base64;
+
+/**
+ * One Engine.IO v4 session: HTTP long-polling or WebSocket, the upgrade from one to the other, and
+ * the server-driven heartbeat. All state is confined to the event loop that created it; requests and
+ * frames that arrive on another loop (another {@code -instances} verticle) are handed over.
+ *
+ * <p>Packets are kept as Engine.IO text ({@code "4hello"}, {@code "2"}) or as a {@link Buffer} for a
+ * binary message. Polling answers join queued packets with the record separator (0x1e), binary ones as
+ * {@code b<base64>}; the queue is bounded ({@code limits.outboundQueueBytes}), and a session whose
+ * client does not collect its packets is closed.
+ */
+public final class EngineSession {
+
+  private static final Logger LOG = LoggerFactory.getLogger(EngineSession.class);
+  static final char SEPARATOR = '\u001e';
+
+  private final Vertx vertx;
+  private final EngineServer server;
+  private final String sid;
+  private final Context context;
+  private final EngineListener listener;
+  private final ArrayDeque<Object> outbox = new ArrayDeque<>();
+  private long outboxBytes;
+  private RoutingContext pendingGet;
+  private ServerWebSocket ws;
+  private ServerWebSocket probe;
+  private boolean probed;
+  private boolean closed;
+  private boolean closing;
+  private long pingTimer = -1;
+  private long pongTimer = -1;
+  private final Thread ownerThread;
+
+  /** Created on the event loop of {@code context}, which then owns the session. */
+  EngineSession(Vertx vertx, EngineServer server, String sid, Context context, EngineListener listener) {
+    this.vertx = vertx;
+    this.server = server;
+    this.sid = sid;
+    this.context = context;
+    this.listener = listener;
+    this.ownerThread = Thread.currentThread();
+  }
+
+  public String id() {
+    return sid;
+  }
+
+  public Context context() {
+    return context;
+  }
+
+  public boolean isWebSocket() {
+    return ws != null;
+  }
+
+  public boolean isClosed() {
+    return closed;
+  }
+
+  /** Runs on the session's loop: now if already there, else handed over. */
+  void onLoop(Runnable action) {
+    if (Thread.currentThread() == ownerThread) {
+      action.run();
+    } else {
+      context.runOnContext(v -> action.run());
+    }
+  }
+
+  void started() {
+    listener.onOpen(this);
+    schedulePing();
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  /** Sends an Engine.IO message packet (type 4) with this text. */
+  public void sendMessage(String text) {
+    enqueue("4" + text);
+  }
+
+  /** Sends a binary message. */
+  public void sendBinary(Buffer data) {
+    enqueue(data);
+  }
+
+  /** True when the transport would refuse more (slow consumer). */
+  public boolean congested() {
+    if (ws != null) {
+      return !ws.isClosed() && ws.writeQueueFull();
+    }
+    return outboxBytes >= server.maxQueueBytes();
+  }
+
+  void enqueue(Object packet) {
+    if (closed) {
+      return;
+    }
+    if (ws != null && probe == null) {
+      if (ws.isClosed()) {
+        return;
+      }
+      if (ws.writeQueueFull()) {
+        LOG.info("closing slow Engine.IO consumer: sid={}", sid);
+        close("slow consumer");
+        return;
+      }
+      writeFrame(ws, packet);
+      return;
+    }
+    outbox.add(packet);
+    outboxBytes += packet instanceof Buffer b ? b.length() : ((String) packet).length();
+    if (outboxBytes > server.maxQueueBytes()) {
+      LOG.info("closing slow Engine.IO consumer: sid={} queued={} bytes", sid, outboxBytes);
+      close("slow consumer");
+      return;
+    }
+    flushPolling();
+  }
+
+  private static void writeFrame(ServerWebSocket socket, Object packet) {
+    if (packet instanceof Buffer b) {
+      socket.writeBinaryMessage(b);
+    } else {
+      socket.writeTextMessage((String) packet);
+    }
+  }
+
+  private void flushPolling() {
+    if (pendingGet == null || outbox.isEmpty()) {
+      return;
+    }
+    RoutingContext get = pendingGet;
+    pendingGet = null;
+    StringBuilder payload = new StringBuilder();
+    while (!outbox.isEmpty()) {
+      Object p = outbox.poll();
+      if (payload.length() > 0) {
+        payload.append(SEPARATOR);
+      }
+      if (p instanceof Buffer b) {
+        payload.append('b').append(Base64.getEncoder().encodeToString(b.getBytes()));
+      } else {
+        payload.append((String) p);
+      }
+    }
+    outboxBytes = 0;
+    server.answer(get, 200, "text/plain; charset=UTF-8", payload.toString());
+  }
+
+  // ---------------------------------------------------------------- polling
+
+  void onGet(RoutingContext ctx) {
+    if (closed || ws != null && probe == null) {
+      server.error(ctx, 400, 3, "Bad request");
+      return;
+    }
+    if (pendingGet != null) {
+      // one outstanding GET per session: the first one learns the session is closed, the second is refused
+      RoutingContext first = pendingGet;
+      pendingGet = null;
+      server.answer(first, 200, "text/plain; charset=UTF-8", "1");
+      server.error(ctx, 400, 3, "Bad request");
+      close("multiple polling requests");
+      return;
+    }
+    if (probed) {
+      // upgrading: the client is pausing polling and waits for this request to end
+      server.answer(ctx, 200, "text/plain; charset=UTF-8", "6");
+      return;
+    }
+    pendingGet = ctx;
+    ctx.request().connection().closeHandler(v -> onLoop(() -> {
+      if (pendingGet == ctx) {
+        pendingGet = null;
+      }
+    }));
+    if (closing) {
+      outbox.add("1");
+      flushPolling();
+      finishClose("server close");
+      return;
+    }
+    flushPolling();
+  }
+
+  void onPost(RoutingContext ctx, String body) {
+    if (closed || ws != null && probe == null) {
+      server.error(ctx, 400, 3, "Bad request");
+      return;
+    }
+    if (body.length() > server.maxPayload()) {
+      server.error(ctx, 413, 3, "Payload too large");
+      close("payload too large");
+      return;
+    }
+    String[] packets = body.split(String.valueOf(SEPARATOR), -1);
+    for (String p : packets) {
+      if (!validPacket(p)) {
+        server.error(ctx, 400, 3, "Bad request");
+        close("parse error");
+        return;
+      }
+    }
+    server.answer(ctx, 200, "text/html; charset=UTF-8", "ok");
+    for (String p : packets) {
+      if (closed) {
+        return;
+      }
+      if (p.charAt(0) == 'b') {
+        try {
+          listener.onBinary(this, Buffer.buffer(Base64.getDecoder().decode(p.substring(1))));
+        } catch (IllegalArgumentException e) {
+          close("parse error");
+        }
+      } else {
+        onPacket(p, false);
+      }
+    }
+  }
+
+  private static boolean validPacket(String p) {
+    if (p.isEmpty()) {
+      return false;
+    }
+    char t = p.charAt(0);
+    return t == 'b' || t >= '0' && t <= '6';
+  }
+
+  // ---------------------------------------------------------------- websocket
+
+  /** A WebSocket that is this session's only transport (no polling before). */
+  void attachWebSocket(ServerWebSocket socket) {
+    ws = socket;
+    bindFrames(socket);
+  }
+
+  /** A WebSocket that wants to take over from polling: it must send {@code 2probe} then {@code 5}. */
+  void attachProbe(ServerWebSocket socket) {
+    if (closed || ws != null || probe != null) {
+      socket.close((short) 1002, "upgrade refused");
+      return;
+    }
+    probe = socket;
+    bindFrames(socket);
+  }
+
+  private void bindFrames(ServerWebSocket socket) {
+    socket.textMessageHandler(text -> onLoop(() -> onWsText(socket, text)));
+    socket.binaryMessageHandler(data -> onLoop(() -> {
+      if (socket == ws && probe == null) {
+        listener.onBinary(this, data);
+      }
+    }));
+    socket.exceptionHandler(err -> onLoop(() -> {
+      if (socket == ws || socket == probe) {
+        LOG.debug("Engine.IO WebSocket error: sid={}", sid, err);
+        if (err.getMessage() != null && err.getMessage().contains("max message size")) {
+          close("payload too large");
+        }
+      }
+    }));
+    socket.closeHandler(v -> onLoop(() -> {
+      if (socket == probe) {
+        probe = null; // upgrade abandoned: polling goes on
+        probed = false;
+      } else if (socket == ws) {
+        close("transport close");
+      }
+    }));
+  }
+
+  private void onWsText(ServerWebSocket socket, String text) {
+    if (closed) {
+      return;
+    }
+    if (socket == probe) {
+      if ("2probe".equals(text)) {
+        probed = true;
+        socket.writeTextMessage("3probe");
+        // let the pending poll return so the client can pause polling
+        if (pendingGet != null) {
+          outbox.add("6");
+          flushPolling();
+        }
+      } else if ("5".equals(text)) {
+        ServerWebSocket old = ws;
+        ws = socket;
+        probe = null;
+        probed = false;
+        if (pendingGet != null) {
+          server.answer(pendingGet, 200, "text/plain; charset=UTF-8", "6");
+          pendingGet = null;
+        }
+        // whatever was waiting for the next poll now goes over the WebSocket
+        while (!outbox.isEmpty()) {
+          writeFrame(ws, outbox.poll());
+        }
+        outboxBytes = 0;
+        if (old != null && old != socket) {
+          old.close();
+        }
+      } else {
+        close("parse error");
+      }
+      return;
+    }
+    if (socket != ws) {
+      return;
+    }
+    if (text.isEmpty() || text.charAt(0) < '0' || text.charAt(0) > '6') {
+      close("parse error");
+      return;
+    }
+    onPacket(text, true);
+  }
+
+  // ---------------------------------------------------------------- packets
+
+  private void onPacket(String p, boolean overWebSocket) {
+    switch (p.charAt(0)) {
+      case '1' -> {
+        // the client closes: a pending poll ends with a noop
+        if (pendingGet != null) {
+          server.answer(pendingGet, 200, "text/plain; charset=UTF-8", "6");
+          pendingGet = null;
+        }
+        close("transport close");
+      }
+      case '2' -> enqueue("3" + p.substring(1)); // a client ping (Engine.IO v3 habit): answer it
+      case '3' -> {
+        if (pongTimer >= 0) {
+          vertx.cancelTimer(pongTimer);
+          pongTimer = -1;
+          schedulePing();
+        }
+      }
+      case '4' -> listener.onMessage(this, p.substring(1));
+      case '5', '6' -> {
+      }
+      default -> close("parse error");
+    }
+  }
+
+  // ---------------------------------------------------------------- heartbeat
+
+  private void schedulePing() {
+    if (closed) {
+      return;
+    }
+    pingTimer = vertx.setTimer(server.pingIntervalMs(), t -> onLoop(() -> {
+      pingTimer = -1;
+      if (closed) {
+        return;
+      }
+      enqueue("2");
+      pongTimer = vertx.setTimer(server.pingTimeoutMs(), t2 -> onLoop(() -> {
+        pongTimer = -1;
+        close("ping timeout");
+      }));
+    }));
+  }
+
+  // ---------------------------------------------------------------- close
+
+  /** Closes the session now: the transport is dropped and the listener told. */
+  public void close(String reason) {
+    if (closed) {
+      return;
+    }
+    if (pendingGet != null) {
+      server.answer(pendingGet, 200, "text/plain; charset=UTF-8", "1");
+      pendingGet = null;
+    }
+    finishClose(reason);
+  }
+
+  /**
+   * Closes after the client has collected what is queued (a server-side disconnect): over WebSocket
+   * at once after the queued frames, over polling at the next poll (or after the ping timeout).
+   */
+  public void closeGracefully(String reason) {
+    if (closed || closing) {
+      return;
+    }
+    if (ws != null && probe == null) {
+      finishClose(reason);
+      return;
+    }
+    closing = true;
+    if (pendingGet != null) {
+      outbox.add("1");
+      flushPolling();
+      finishClose(reason);
+    } else {
+      vertx.setTimer(server.pingTimeoutMs(), t -> onLoop(() -> finishClose(reason)));
+    }
+  }
+
+  private void finishClose(String reason) {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    if (pingTimer >= 0) {
+      vertx.cancelTimer(pingTimer);
+    }
+    if (pongTimer >= 0) {
+      vertx.cancelTimer(pongTimer);
+    }
+    server.forget(sid);
+    if (ws != null && !ws.isClosed()) {
+      ws.close();
+    }
+    if (probe != null && !probe.isClosed()) {
+      probe.close();
+    }
+    outbox.clear();
+    try {
+      listener.onClose(this, reason);
+    } catch (RuntimeException e) {
+      LOG.warn("Engine.IO close handler failed: sid={}", sid, e);
+    }
+  }
+}

@@ -1,0 +1,25 @@
+package dev.parley.transport.socketio;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import io.vertx.core.buffer.Buffer;
+
+import java.util.List;
+
+/** What a Socket.IO namespace does with its sockets' events: the chat, or a test's handlers. */
+public interface SioHandler {
+
+  /** A socket connected to the namespace, with the CONNECT payload ({@code {}} when none). */
+  void onConnect(SioSocket socket, JsonNode auth);
+
+  /**
+   * An event from the client: its name and arguments (binary arguments are
+   * {@code {"_placeholder":true,"num":i}} pointing into {@code attachments}); {@code ack} is null
+   * unless the client asked for one.
+   */
+  void onEvent(SioSocket socket, String event, ArrayNode args, List<Buffer> attachments, SioAck ack);
+
+  /** The socket left the namespace or its connection ended. */
+  default void onDisconnect(SioSocket socket, String reason) {
+  }
+}
