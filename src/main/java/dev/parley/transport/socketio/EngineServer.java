@@ -154,8 +154,9 @@ public final class EngineServer implements Handler<RoutingContext> {
         return;
       }
       EngineSession session = create();
-      ar.result().writeTextMessage("0" + handshake(session.id(), false));
+      // handlers first: the client answers the open packet at once
       session.attachWebSocket(ar.result());
+      ar.result().writeTextMessage("0" + handshake(session.id(), false));
       session.started();
     });
   }
