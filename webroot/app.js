@@ -1,0 +1,974 @@
+// Parley chat page. Plain ES module, no build step.
+//
+// Safety rule for this file: text from the network (names, messages, room ids) only ever reaches the
+// DOM through textContent / createTextNode / attribute setters, never through innerHTML.
+
+import { Connection, transportModeFrom } from './connection.js';
+import { describeError, nameProblem, roomProblem } from './rules.js';
+
+const STORAGE = {
+  name: 'parley.name',
+  room: 'parley.room',
+  rooms: 'parley.rooms',
+  active: 'parley.active',
+};
+/** How long a member who vanished while we were offline may take to come back quietly. */
+const RETURN_GRACE_MS = 30_000;
+/**
+ * A `left` is shown after this delay, and not at all when that member comes back meanwhile (a page
+ * reload) or when our own link drops meanwhile (a server shutting down closes everyone, one by one:
+ * the first ones closed look as if they left).
+ */
+const LEAVE_GRACE_MS = 1_500;
+/** Messages from one sender closer than this are grouped under one header. */
+const GROUP_WINDOW_MS = 5 * 60_000;
+/** Distance from the bottom (px) that still counts as "reading the latest". */
+const BOTTOM_SLACK_PX = 48;
+const AVATAR_HUES = 8;
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  body: document.body,
+  layout: $('layout'),
+  status: $('status'),
+  statusText: $('status-text'),
+  retryNow: $('retry-now'),
+  announcer: $('announcer'),
+  joinForm: $('join-form'),
+  nameInput: $('name-input'),
+  roomInput: $('room-input'),
+  joinError: $('join-error'),
+  addRoom: $('add-room'),
+  roomList: $('room-list'),
+  roomsEmpty: $('rooms-empty'),
+  roomTitle: $('room-title'),
+  membersToggle: $('members-toggle'),
+  membersCount: $('members-count'),
+  leaveButton: $('leave-button'),
+  emptyState: $('empty-state'),
+  shareExample: $('share-example'),
+  logs: $('logs'),
+  jumpLatest: $('jump-latest'),
+  composer: $('composer'),
+  messageLabel: $('message-label'),
+  messageInput: $('message-input'),
+  sendButton: $('send-button'),
+  charCounter: $('char-counter'),
+  composerError: $('composer-error'),
+  presence: $('presence'),
+  presenceCount: $('presence-count'),
+  presenceClose: $('presence-close'),
+  memberList: $('member-list'),
+};
+
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'medium' });
+const dayFormat = new Intl.DateTimeFormat(undefined, { weekday: 'long', month: 'long', day: 'numeric' });
+const narrowScreen = window.matchMedia('(max-width: 760px)');
+
+const state = {
+  session: null,
+  mySessions: new Set(),
+  limits: { maxTextLength: 4000, maxRoomsPerConnection: 32 },
+  /** @type {Map<string, Room>} in tab order */
+  rooms: new Map(),
+  active: null,
+  refSeq: 0,
+  /** ref -> what it answers: {kind: 'join'|'publish'|'leave', room, item?} */
+  refs: new Map(),
+  hiddenUnread: 0,
+  lastState: '',
+};
+
+// ---- storage ---------------------------------------------------------------------------------
+
+function load(key, fallback) {
+  try {
+    const raw = window.localStorage.getItem(key);
+    return raw === null ? fallback : JSON.parse(raw);
+  } catch (e) {
+    return fallback;
+  }
+}
+
+function save(key, value) {
+  try {
+    window.localStorage.setItem(key, JSON.stringify(value));
+  } catch (e) {
+    // Storage full or disabled: the page still works, it just forgets.
+  }
+}
+
+function saveRooms() {
+  save(STORAGE.rooms, [...state.rooms.values()].map((r) => ({ room: r.id, name: r.name })));
+  save(STORAGE.active, state.active);
+}
+
+function roomFromHash() {
+  const params = new URLSearchParams(window.location.hash.replace(/^#/, ''));
+  const room = params.get('room');
+  return room && !roomProblem(room) ? room : null;
+}
+
+// ---- small DOM helpers -----------------------------------------------------------------------
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function timeElement(ts) {
+  const date = new Date(ts);
+  const time = el('time', 'time', timeFormat.format(date));
+  time.dateTime = date.toISOString();
+  time.title = fullFormat.format(date);
+  return time;
+}
+
+function hueClass(name) {
+  let hash = 0;
+  for (const ch of name) hash = (hash * 31 + ch.codePointAt(0)) >>> 0;
+  return `hue-${hash % AVATAR_HUES}`;
+}
+
+function initial(name) {
+  const first = [...name.trim()][0];
+  return first ? first.toUpperCase() : '?';
+}
+
+const URL_PATTERN = /\bhttps?:\/\/[^\s<>"'`]+/gi;
+
+/** Appends text as text nodes, with http(s) URLs as links (built with DOM APIs, never as HTML). */
+function appendRichText(parent, text) {
+  let last = 0;
+  for (const match of text.matchAll(URL_PATTERN)) {
+    const url = match[0].replace(/[.,;:!?)\]}]+$/, '');
+    let href = null;
+    try {
+      const parsed = new URL(url);
+      if (parsed.protocol === 'http:' || parsed.protocol === 'https:') href = parsed.href;
+    } catch (e) {
+      href = null;
+    }
+    if (!href) continue;
+    parent.append(document.createTextNode(text.slice(last, match.index)));
+    const link = el('a', 'msg-link', url);
+    link.href = href;
+    link.target = '_blank';
+    link.rel = 'noopener noreferrer nofollow';
+    parent.append(link);
+    last = match.index + url.length;
+  }
+  parent.append(document.createTextNode(text.slice(last)));
+}
+
+function announce(text) {
+  ui.announcer.textContent = text;
+}
+
+// ---- rooms -----------------------------------------------------------------------------------
+
+/**
+ * @typedef {object} Room
+ * @property {string} id
+ * @property {string} name            our name in this room
+ * @property {'joining'|'joined'|'offline'|'error'} status
+ * @property {boolean} everJoined     a `presence` arrived at least once (so a join is a re-join)
+ * @property {boolean} rejoining      a re-join is in flight: our own `joined` is not news
+ * @property {Map<string,string>} members  session -> name, in join order
+ * @property {string[]} namesBeforeDrop     other members' names when our link dropped
+ * @property {Map<string,number>} expectedBack  name -> deadline for a quiet return
+ * @property {Map<string,number>} pendingLeaves  name -> timer of a `left` notice not shown yet
+ * @property {number} unread
+ * @property {boolean} stick          reader is at the bottom: follow new messages
+ * @property {number} scrollTop
+ * @property {number} unseenBelow     messages that arrived while scrolled up
+ * @property {Array<{text: string, item: HTMLElement, ref: string}>} pending  own, unconfirmed
+ * @property {{session: string, ts: number}|null} lastSender  for grouping
+ * @property {string} lastDay
+ */
+
+function createRoom(id, name) {
+  const log = el('div', 'log');
+  log.id = `log-${id}`;
+  log.setAttribute('role', 'log');
+  log.setAttribute('aria-live', 'polite');
+  log.setAttribute('aria-label', `Messages in #${id}`);
+  log.tabIndex = 0;
+  log.dataset.testid = `messages-${id}`;
+  log.dataset.room = id;
+  log.hidden = true;
+
+  const tabItem = el('li', 'room-item');
+  const tab = el('button', 'room-tab');
+  tab.type = 'button';
+  tab.dataset.testid = `room-tab-${id}`;
+  tab.dataset.room = id;
+  tab.setAttribute('aria-controls', log.id);
+  const hash = el('span', 'room-hash', '#');
+  hash.setAttribute('aria-hidden', 'true');
+  const label = el('span', 'room-name', id);
+  const badge = el('span', 'badge', '0');
+  badge.dataset.testid = `unread-${id}`;
+  badge.hidden = true;
+  tab.append(hash, label, badge);
+  const close = el('button', 'room-close', '×');
+  close.type = 'button';
+  close.dataset.testid = `room-leave-${id}`;
+  close.setAttribute('aria-label', `Leave #${id}`);
+  close.title = `Leave #${id}`;
+  tabItem.append(tab, close);
+
+  /** @type {Room} */
+  const room = {
+    id, name, status: 'joining', everJoined: false, rejoining: false,
+    members: new Map(), namesBeforeDrop: [], expectedBack: new Map(), pendingLeaves: new Map(),
+    unread: 0, stick: true, scrollTop: 0, unseenBelow: 0, pending: [],
+    lastSender: null, lastDay: '',
+    log, tabItem, tab, badge,
+  };
+
+  tab.addEventListener('click', () => activate(id, { focusComposer: true }));
+  close.addEventListener('click', () => leaveRoom(id));
+  log.addEventListener('scroll', () => {
+    if (state.active !== id) return;
+    room.stick = nearBottom(log);
+    room.scrollTop = log.scrollTop;
+    if (room.stick) {
+      room.unseenBelow = 0;
+      updateJumpButton();
+    }
+  });
+
+  ui.logs.append(log);
+  ui.roomList.append(tabItem);
+  return room;
+}
+
+function updateTab(room) {
+  const active = state.active === room.id;
+  room.tab.dataset.status = room.status;
+  room.tabItem.dataset.status = room.status;
+  room.tabItem.classList.toggle('active', active);
+  if (active) room.tab.setAttribute('aria-current', 'page');
+  else room.tab.removeAttribute('aria-current');
+  room.badge.hidden = room.unread === 0;
+  room.badge.textContent = room.unread > 99 ? '99+' : String(room.unread);
+  let label = `#${room.id}`;
+  if (room.unread) label += `, ${room.unread} unread`;
+  if (room.status === 'joining') label += ', joining';
+  if (room.status === 'offline') label += ', offline';
+  room.tab.setAttribute('aria-label', label);
+  room.tab.title = room.status === 'joined' ? `#${room.id} as ${room.name}` : `#${room.id} (${room.status})`;
+}
+
+function updateRoomChrome() {
+  const room = state.active ? state.rooms.get(state.active) : null;
+  const hasRooms = state.rooms.size > 0;
+  ui.roomsEmpty.hidden = hasRooms;
+  ui.emptyState.hidden = !!room;
+  ui.composer.hidden = !room;
+  ui.presence.hidden = !room;
+  ui.membersToggle.hidden = !room;
+  ui.leaveButton.hidden = !room;
+  ui.logs.hidden = !room;
+  if (!room) {
+    ui.roomTitle.textContent = 'Welcome to Parley';
+    ui.jumpLatest.hidden = true;
+  } else {
+    ui.roomTitle.textContent = '';
+    const hash = el('span', 'room-hash', '#');
+    hash.setAttribute('aria-hidden', 'true');
+    ui.roomTitle.append(hash, document.createTextNode(room.id));
+    if (room.status !== 'joined') {
+      ui.roomTitle.append(el('span', 'room-state', room.status === 'joining' ? 'joining…' : room.status));
+    }
+    ui.messageLabel.textContent = `Message #${room.id}`;
+    ui.messageInput.placeholder = `Message #${room.id} as ${room.name}`;
+  }
+  updateSendButton();
+  updateTitle();
+}
+
+function updateTitle() {
+  let unread = state.hiddenUnread;
+  for (const room of state.rooms.values()) unread += room.unread;
+  const where = state.active ? `#${state.active} · Parley` : 'Parley';
+  document.title = unread ? `(${unread}) ${where}` : where;
+}
+
+function activate(id, { focusComposer = false } = {}) {
+  const next = state.rooms.get(id);
+  if (!next) return;
+  const previous = state.active ? state.rooms.get(state.active) : null;
+  if (previous && previous !== next) {
+    previous.scrollTop = previous.log.scrollTop;
+    previous.stick = nearBottom(previous.log);
+    previous.log.hidden = true;
+    updateTab(previous);
+  }
+  state.active = id;
+  next.log.hidden = false;
+  next.unread = 0;
+  if (next.stick) scrollToBottom(next);
+  else next.log.scrollTop = next.scrollTop;
+  updateTab(next);
+  updateRoomChrome();
+  renderPresence();
+  updateJumpButton();
+  if (window.location.hash !== `#room=${id}`) {
+    window.history.replaceState(null, '', `#room=${id}`);
+  }
+  ui.shareExample.textContent = `#room=${id}`;
+  save(STORAGE.active, id);
+  if (focusComposer && !narrowScreen.matches) ui.messageInput.focus();
+}
+
+/** Joins (or switches to) a room. Returns an error sentence, or '' on success. */
+function joinRoom(id, name, { activateIt = true } = {}) {
+  const roomError = roomProblem(id);
+  if (roomError) return roomError;
+  const nameError = nameProblem(name);
+  if (nameError) return nameError;
+  const existing = state.rooms.get(id);
+  if (existing) {
+    if (activateIt) activate(id, { focusComposer: true });
+    return '';
+  }
+  if (state.rooms.size >= state.limits.maxRoomsPerConnection) {
+    return describeError({ code: 'too_many_rooms' }, state.limits);
+  }
+  const room = createRoom(id, name);
+  state.rooms.set(id, room);
+  if (connection.live) sendJoin(room);
+  else room.status = connection.everLive ? 'offline' : 'joining'; // joins once `welcome` arrives
+  updateTab(room);
+  if (activateIt || !state.active) activate(id, { focusComposer: true });
+  else updateRoomChrome();
+  saveRooms();
+  return '';
+}
+
+function sendJoin(room) {
+  const ref = nextRef();
+  state.refs.set(ref, { kind: 'join', room: room.id });
+  room.status = 'joining';
+  connection.send({ type: 'join', room: room.id, name: room.name, ref });
+  updateTab(room);
+}
+
+function leaveRoom(id) {
+  const room = state.rooms.get(id);
+  if (!room) return;
+  if (connection.live && room.status !== 'error') {
+    const ref = nextRef();
+    state.refs.set(ref, { kind: 'leave', room: id });
+    connection.send({ type: 'leave', room: id, ref });
+  }
+  removeRoom(room);
+}
+
+function removeRoom(room) {
+  const ids = [...state.rooms.keys()];
+  const index = ids.indexOf(room.id);
+  state.rooms.delete(room.id);
+  for (const timer of room.pendingLeaves.values()) clearTimeout(timer);
+  room.log.remove();
+  room.tabItem.remove();
+  if (state.active === room.id) {
+    state.active = null;
+    const neighbour = ids[index + 1] || ids[index - 1];
+    if (neighbour && state.rooms.has(neighbour)) activate(neighbour);
+    else {
+      window.history.replaceState(null, '', window.location.pathname + window.location.search);
+      updateRoomChrome();
+      renderPresence();
+    }
+  }
+  saveRooms();
+}
+
+function nextRef() {
+  state.refSeq += 1;
+  return `r${state.refSeq}`;
+}
+
+// ---- message log -----------------------------------------------------------------------------
+
+function nearBottom(log) {
+  return log.scrollHeight - log.scrollTop - log.clientHeight <= BOTTOM_SLACK_PX;
+}
+
+function scrollToBottom(room) {
+  room.log.scrollTop = room.log.scrollHeight;
+  room.stick = true;
+  room.unseenBelow = 0;
+}
+
+/** Adds a node to a room's log, following the bottom only when the reader is there. */
+function appendToLog(room, node, { forceScroll = false, countsAsNew = false } = {}) {
+  const visible = state.active === room.id && !room.log.hidden;
+  const follow = forceScroll || (visible ? nearBottom(room.log) : room.stick);
+  room.log.append(node);
+  if (follow) {
+    if (visible) scrollToBottom(room);
+    else room.stick = true;
+  } else if (countsAsNew) {
+    room.unseenBelow += 1;
+  }
+  if (visible) updateJumpButton();
+}
+
+function updateJumpButton() {
+  const room = state.active ? state.rooms.get(state.active) : null;
+  if (!room || room.unseenBelow === 0) {
+    ui.jumpLatest.hidden = true;
+    return;
+  }
+  ui.jumpLatest.hidden = false;
+  ui.jumpLatest.textContent = room.unseenBelow === 1 ? '1 new message ↓' : `${room.unseenBelow} new messages ↓`;
+}
+
+function dayDivider(room, ts) {
+  const date = new Date(ts);
+  const key = date.toDateString();
+  if (room.lastDay === key) return;
+  room.lastDay = key;
+  const today = new Date().toDateString();
+  const divider = el('div', 'day-divider');
+  divider.setAttribute('role', 'separator');
+  divider.append(el('span', '', key === today ? 'Today' : dayFormat.format(date)));
+  room.log.append(divider);
+  room.lastSender = null;
+}
+
+function addNotice(room, text, kind, ts = Date.now()) {
+  dayDivider(room, ts);
+  const notice = el('div', `notice notice-${kind}`);
+  notice.dataset.kind = kind;
+  notice.append(el('span', 'notice-text', text), timeElement(ts));
+  room.lastSender = null;
+  appendToLog(room, notice);
+  return notice;
+}
+
+function messageItem({ session, name, text, ts, own, grouped }) {
+  const item = el('article', `msg${own ? ' own' : ''}${grouped ? ' grouped' : ''}`);
+  item.dataset.session = session;
+  const avatar = el('span', `avatar ${hueClass(name)}`, initial(name));
+  avatar.setAttribute('aria-hidden', 'true');
+  const bubble = el('div', 'bubble');
+  const meta = el('header', 'meta');
+  const sender = el('span', 'sender', name);
+  meta.append(sender);
+  if (own) meta.append(el('span', 'you-tag', 'you'));
+  meta.append(timeElement(ts));
+  const body = el('div', 'msg-text');
+  appendRichText(body, text);
+  bubble.append(meta, body);
+  item.append(avatar, bubble);
+  return item;
+}
+
+function shouldGroup(room, session, ts) {
+  const last = room.lastSender;
+  return !!last && last.session === session && ts - last.ts < GROUP_WINDOW_MS;
+}
+
+function addMessage(room, frame, own) {
+  dayDivider(room, frame.ts);
+  const grouped = shouldGroup(room, frame.session, frame.ts);
+  const item = messageItem({ ...frame, own, grouped });
+  item.dataset.id = frame.id || '';
+  room.lastSender = { session: frame.session, ts: frame.ts };
+  appendToLog(room, item, { forceScroll: own, countsAsNew: true });
+  return item;
+}
+
+// ---- sending ---------------------------------------------------------------------------------
+
+function updateCounter() {
+  const max = state.limits.maxTextLength;
+  const length = ui.messageInput.value.length; // UTF-16 code units, as the server counts
+  ui.charCounter.textContent = `${length} / ${max}`;
+  ui.charCounter.classList.toggle('near', length > max * 0.9 && length <= max);
+  ui.charCounter.classList.toggle('over', length > max);
+  if (length > max) {
+    ui.messageInput.setAttribute('aria-invalid', 'true');
+    showComposerError(`Message too long: ${length - max} characters over the limit of ${max}.`);
+  } else {
+    ui.messageInput.removeAttribute('aria-invalid');
+    if (ui.composerError.dataset.reason === 'length') showComposerError('');
+  }
+  if (length > max) ui.composerError.dataset.reason = 'length';
+}
+
+function showComposerError(text) {
+  ui.composerError.hidden = !text;
+  ui.composerError.textContent = text;
+  delete ui.composerError.dataset.reason;
+}
+
+function updateSendButton() {
+  const room = state.active ? state.rooms.get(state.active) : null;
+  const ready = !!room && connection.live && room.status === 'joined';
+  ui.sendButton.disabled = !ready;
+  ui.composer.dataset.ready = String(ready);
+}
+
+function sendMessage() {
+  const room = state.active ? state.rooms.get(state.active) : null;
+  if (!room) return;
+  const text = ui.messageInput.value;
+  if (!text.trim()) return;
+  const max = state.limits.maxTextLength;
+  if (text.length > max) {
+    showComposerError(describeError({ code: 'too_large' }, state.limits));
+    return;
+  }
+  if (!connection.live) {
+    showComposerError('Not connected. Your message is kept here until the connection is back.');
+    return;
+  }
+  if (room.status !== 'joined') {
+    showComposerError(room.status === 'joining' ? 'Still joining this room, one moment…' : describeError({ code: 'not_joined' }));
+    return;
+  }
+  const ref = nextRef();
+  const item = addMessage(room, { session: state.session, name: room.name, text, ts: Date.now() }, true);
+  item.classList.add('pending');
+  item.dataset.ref = ref;
+  const entry = { text, item, ref };
+  room.pending.push(entry);
+  state.refs.set(ref, { kind: 'publish', room: room.id, entry });
+  connection.send({ type: 'publish', room: room.id, text, ref });
+  ui.messageInput.value = '';
+  showComposerError('');
+  updateCounter();
+}
+
+function markFailed(room, entry, reason) {
+  room.pending = room.pending.filter((p) => p !== entry);
+  const { item } = entry;
+  item.classList.remove('pending');
+  item.classList.add('failed');
+  const failure = el('div', 'msg-failure');
+  failure.append(el('span', '', `Not sent: ${reason}`));
+  const retry = el('button', 'link-button', 'Retry');
+  retry.type = 'button';
+  retry.addEventListener('click', () => {
+    if (!ui.messageInput.value) {
+      ui.messageInput.value = entry.text;
+      updateCounter();
+    }
+    item.remove();
+    ui.messageInput.focus();
+  });
+  failure.append(retry);
+  item.querySelector('.bubble').append(failure);
+}
+
+// ---- presence --------------------------------------------------------------------------------
+
+function renderPresence() {
+  const room = state.active ? state.rooms.get(state.active) : null;
+  ui.memberList.textContent = '';
+  const count = room ? room.members.size : 0;
+  ui.presenceCount.textContent = String(count);
+  ui.membersCount.textContent = String(count);
+  ui.presence.classList.toggle('stale', !!room && room.status !== 'joined');
+  if (!room) return;
+  for (const [session, name] of room.members) {
+    const me = session === state.session;
+    const item = el('li', `member${me ? ' me' : ''}`);
+    item.dataset.session = session;
+    const avatar = el('span', `avatar ${hueClass(name)}`, initial(name));
+    avatar.setAttribute('aria-hidden', 'true');
+    item.append(avatar, el('span', 'member-name', name));
+    if (me) item.append(el('span', 'you-tag', 'you'));
+    ui.memberList.append(item);
+  }
+  if (room.status !== 'joined') {
+    ui.memberList.append(el('li', 'member-note', room.status === 'offline' ? 'Offline: list may be out of date' : 'Updating…'));
+  }
+}
+
+function otherNames(room) {
+  return [...room.members].filter(([session]) => !state.mySessions.has(session)).map(([, name]) => name);
+}
+
+// ---- server frames ---------------------------------------------------------------------------
+
+function onFrame(frame) {
+  switch (frame.type) {
+    case 'welcome': return onWelcome(frame);
+    case 'joined': return onJoined(frame);
+    case 'presence': return onPresence(frame);
+    case 'message': return onMessage(frame);
+    case 'left': return onLeft(frame);
+    case 'ack': return onAck(frame);
+    case 'error': return onError(frame);
+    default: return undefined; // pong, future types
+  }
+}
+
+function onWelcome(frame) {
+  state.session = frame.session;
+  state.mySessions.add(frame.session);
+  document.body.dataset.session = frame.session;
+  if (frame.limits && typeof frame.limits === 'object') {
+    state.limits = { ...state.limits, ...frame.limits };
+  }
+  state.refs.clear();
+  updateCounter();
+  for (const room of state.rooms.values()) {
+    room.rejoining = room.everJoined;
+    sendJoin(room);
+  }
+  updateRoomChrome();
+  renderPresence();
+}
+
+function onDisconnect() {
+  state.session = null;
+  for (const [ref, pending] of state.refs) {
+    if (pending.kind === 'publish') {
+      const room = state.rooms.get(pending.room);
+      if (room && room.pending.includes(pending.entry)) markFailed(room, pending.entry, 'connection lost before the server confirmed it');
+    }
+    state.refs.delete(ref);
+  }
+  for (const room of state.rooms.values()) {
+    if (room.status === 'joined') {
+      // Members whose `left` came just before our own drop were most likely closed by the same
+      // event (a server shutdown): count them as present, so their return is not news either.
+      room.namesBeforeDrop = [...otherNames(room), ...room.pendingLeaves.keys()];
+    }
+    for (const timer of room.pendingLeaves.values()) clearTimeout(timer);
+    room.pendingLeaves.clear();
+    if (room.status !== 'error') room.status = 'offline';
+    updateTab(room);
+  }
+  updateRoomChrome();
+  renderPresence();
+}
+
+function onJoined({ room: id, session, name, ts }) {
+  const room = state.rooms.get(id);
+  if (!room) return;
+  if (session === state.session) {
+    room.members.set(session, name);
+    if (!room.rejoining) addNotice(room, `You joined #${id} as ${name}`, 'self', ts);
+  } else {
+    if (room.members.has(session)) return;
+    const known = [...room.members.values()].includes(name);
+    const pendingLeave = room.pendingLeaves.get(name);
+    if (pendingLeave !== undefined) {
+      clearTimeout(pendingLeave);
+      room.pendingLeaves.delete(name);
+    }
+    const returning = pendingLeave !== undefined || (room.expectedBack.get(name) || 0) > Date.now();
+    room.expectedBack.delete(name);
+    room.members.set(session, name);
+    if (!known && !returning) addNotice(room, `${name} joined`, 'join', ts);
+  }
+  if (state.active === id) renderPresence();
+}
+
+function onPresence({ room: id, members }) {
+  const room = state.rooms.get(id);
+  if (!room || !Array.isArray(members)) return;
+  room.members = new Map(members.map((m) => [m.session, m.name]));
+  if (room.rejoining) {
+    // Back after a reconnect: report what changed while we were away, by name (sessions change
+    // on every reconnect). Members missing now may be reconnecting themselves: give them a moment.
+    const before = new Set(room.namesBeforeDrop);
+    const now = otherNames(room);
+    const nowSet = new Set(now);
+    for (const name of nowSet) {
+      if (!before.has(name)) addNotice(room, `${name} joined`, 'join');
+    }
+    const deadline = Date.now() + RETURN_GRACE_MS;
+    for (const name of before) {
+      if (!nowSet.has(name)) room.expectedBack.set(name, deadline);
+    }
+    if (room.expectedBack.size) {
+      setTimeout(() => settleReturns(id), RETURN_GRACE_MS + 100);
+    }
+  }
+  room.rejoining = false;
+  room.everJoined = true;
+  room.namesBeforeDrop = [];
+  room.status = 'joined';
+  updateTab(room);
+  if (state.active === id) {
+    updateRoomChrome();
+    renderPresence();
+  }
+}
+
+function settleReturns(id) {
+  const room = state.rooms.get(id);
+  if (!room) return;
+  const now = Date.now();
+  const present = new Set(room.members.values());
+  for (const [name, deadline] of room.expectedBack) {
+    if (deadline > now) continue;
+    room.expectedBack.delete(name);
+    if (!present.has(name) && room.status === 'joined') addNotice(room, `${name} left`, 'leave');
+  }
+}
+
+function onMessage(frame) {
+  const room = state.rooms.get(frame.room);
+  if (!room || typeof frame.text !== 'string') return;
+  const own = state.mySessions.has(frame.session);
+  if (own && frame.session === state.session) {
+    const index = room.pending.findIndex((p) => p.text === frame.text);
+    if (index >= 0) {
+      const [entry] = room.pending.splice(index, 1);
+      entry.item.classList.remove('pending');
+      entry.item.dataset.id = frame.id || '';
+      const time = entry.item.querySelector('time');
+      if (time) time.replaceWith(timeElement(frame.ts));
+      return;
+    }
+  }
+  addMessage(room, frame, own);
+  if (own) return;
+  if (state.active !== room.id) {
+    room.unread += 1;
+    updateTab(room);
+    updateTitle();
+  } else if (document.hidden) {
+    state.hiddenUnread += 1;
+    updateTitle();
+  }
+}
+
+function onLeft({ room: id, session, name, ts }) {
+  const room = state.rooms.get(id);
+  if (!room || !room.members.has(session)) return;
+  room.members.delete(session);
+  const stillHere = [...room.members.values()].includes(name);
+  if (!stillHere && !state.mySessions.has(session) && !room.pendingLeaves.has(name)) {
+    room.pendingLeaves.set(name, setTimeout(() => {
+      room.pendingLeaves.delete(name);
+      if (state.rooms.get(id) === room) addNotice(room, `${name} left`, 'leave', ts);
+    }, LEAVE_GRACE_MS));
+  }
+  if (state.active === id) renderPresence();
+}
+
+function onAck({ ref }) {
+  state.refs.delete(ref);
+}
+
+function onError(frame) {
+  const pending = frame.ref !== undefined ? state.refs.get(frame.ref) : undefined;
+  if (pending) state.refs.delete(frame.ref);
+  const text = describeError(frame, state.limits);
+  const room = pending ? state.rooms.get(pending.room) : null;
+  if (pending && pending.kind === 'join' && room) {
+    if (!room.everJoined) {
+      removeRoom(room);
+      showJoinError(text);
+      ui.roomInput.value = room.id;
+      ui.roomInput.focus();
+    } else {
+      room.status = 'error';
+      room.rejoining = false;
+      updateTab(room);
+      addNotice(room, `Could not rejoin: ${text}`, 'error');
+      updateRoomChrome();
+    }
+    return;
+  }
+  if (pending && pending.kind === 'publish' && room) {
+    markFailed(room, pending.entry, text);
+    if (state.active === room.id) showComposerError(text);
+    return;
+  }
+  if (pending && pending.kind === 'leave') return; // leaving a room the server forgot: fine
+  const target = state.active ? state.rooms.get(state.active) : null;
+  if (target) addNotice(target, text, 'error');
+  else showJoinError(text);
+}
+
+// ---- status ----------------------------------------------------------------------------------
+
+function onStatus(status) {
+  ui.body.dataset.state = status.state;
+  ui.body.dataset.transport = status.transport;
+  ui.status.dataset.state = status.state;
+  ui.statusText.textContent = status.detail && status.state !== 'live'
+    ? `${status.text} · ${status.detail}` : status.text;
+  ui.status.title = status.detail ? `Last disconnect: ${status.detail}` : '';
+  ui.retryNow.hidden = status.retryInS === null;
+  if (status.state !== state.lastState) {
+    state.lastState = status.state;
+    if (status.state === 'live') announce(`Connected, ${status.text}`);
+    else if (status.state === 'reconnecting') announce('Connection lost. Reconnecting.');
+  }
+  updateSendButton();
+}
+
+// ---- wiring ----------------------------------------------------------------------------------
+
+function showJoinError(text) {
+  ui.joinError.hidden = !text;
+  ui.joinError.textContent = text;
+}
+
+function setJoinCollapsed(collapsed) {
+  ui.layout.classList.toggle('join-collapsed', collapsed);
+  ui.addRoom.setAttribute('aria-expanded', String(!collapsed));
+}
+
+function setPresenceOpen(open) {
+  ui.layout.classList.toggle('presence-closed', !open);
+  ui.membersToggle.setAttribute('aria-expanded', String(open));
+}
+
+ui.joinForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const name = ui.nameInput.value.trim();
+  const room = ui.roomInput.value.trim();
+  const problem = nameProblem(name) ? nameProblem(name) : roomProblem(room);
+  if (problem) {
+    showJoinError(problem);
+    (nameProblem(name) ? ui.nameInput : ui.roomInput).focus();
+    return;
+  }
+  showJoinError('');
+  save(STORAGE.name, name);
+  save(STORAGE.room, room);
+  const error = joinRoom(room, name);
+  if (error) {
+    showJoinError(error);
+    return;
+  }
+  if (narrowScreen.matches) setJoinCollapsed(true);
+});
+
+ui.nameInput.addEventListener('change', () => save(STORAGE.name, ui.nameInput.value.trim()));
+
+ui.addRoom.addEventListener('click', () => {
+  const collapsed = ui.layout.classList.contains('join-collapsed');
+  setJoinCollapsed(!collapsed);
+  if (collapsed) (ui.nameInput.value ? ui.roomInput : ui.nameInput).focus();
+});
+
+ui.composer.addEventListener('submit', (event) => {
+  event.preventDefault();
+  sendMessage();
+});
+
+ui.messageInput.addEventListener('keydown', (event) => {
+  if (event.key === 'Enter' && !event.shiftKey && !event.isComposing && !event.altKey && !event.ctrlKey && !event.metaKey) {
+    event.preventDefault();
+    sendMessage();
+  }
+});
+
+ui.messageInput.addEventListener('input', updateCounter);
+
+ui.jumpLatest.addEventListener('click', () => {
+  const room = state.active ? state.rooms.get(state.active) : null;
+  if (!room) return;
+  scrollToBottom(room);
+  updateJumpButton();
+});
+
+ui.membersToggle.addEventListener('click', () => {
+  const open = ui.layout.classList.contains('presence-closed');
+  setPresenceOpen(open);
+  if (open && narrowScreen.matches) ui.presenceClose.focus();
+});
+
+ui.presenceClose.addEventListener('click', () => {
+  setPresenceOpen(false);
+  ui.membersToggle.focus();
+});
+
+document.addEventListener('keydown', (event) => {
+  if (event.key === 'Escape' && narrowScreen.matches && !ui.layout.classList.contains('presence-closed')) {
+    setPresenceOpen(false);
+    ui.membersToggle.focus();
+  }
+});
+
+ui.leaveButton.addEventListener('click', () => {
+  if (state.active) leaveRoom(state.active);
+});
+
+ui.retryNow.addEventListener('click', () => connection.retryNow());
+
+narrowScreen.addEventListener('change', () => {
+  setPresenceOpen(!narrowScreen.matches);
+  setJoinCollapsed(narrowScreen.matches && state.rooms.size > 0);
+});
+
+window.addEventListener('hashchange', () => {
+  const room = roomFromHash();
+  if (!room) return;
+  ui.roomInput.value = room;
+  const name = ui.nameInput.value.trim();
+  if (state.rooms.has(room)) activate(room);
+  else if (!nameProblem(name)) joinRoom(room, name);
+  else ui.nameInput.focus();
+});
+
+document.addEventListener('visibilitychange', () => {
+  if (!document.hidden && state.hiddenUnread) {
+    state.hiddenUnread = 0;
+    updateTitle();
+  }
+});
+
+window.addEventListener('pagehide', (event) => {
+  if (event.persisted) return;
+  // WebSocket closes tell the server at once; SockJS HTTP transports only time out, so say goodbye.
+  if (connection.live && connection.link.kind === 'sockjs') {
+    for (const room of state.rooms.values()) {
+      if (room.status === 'joined') connection.send({ type: 'leave', room: room.id });
+    }
+  }
+  connection.close();
+});
+
+const connection = new Connection({
+  mode: transportModeFrom(window.location.search),
+  handlers: { onFrame, onStatus, onDisconnect },
+});
+
+function restore() {
+  const storedName = load(STORAGE.name, '');
+  const hashRoom = roomFromHash();
+  ui.nameInput.value = typeof storedName === 'string' ? storedName : '';
+  ui.roomInput.value = hashRoom || load(STORAGE.room, '') || 'lobby';
+  setPresenceOpen(!narrowScreen.matches);
+  const name = ui.nameInput.value.trim();
+  if (!nameProblem(name)) {
+    const rooms = load(STORAGE.rooms, []);
+    if (Array.isArray(rooms)) {
+      for (const entry of rooms) {
+        if (entry && typeof entry.room === 'string' && typeof entry.name === 'string') {
+          joinRoom(entry.room, entry.name, { activateIt: false });
+        }
+      }
+    }
+    const active = load(STORAGE.active, null);
+    if (hashRoom) joinRoom(hashRoom, name);
+    else if (typeof active === 'string' && state.rooms.has(active)) activate(active);
+  }
+  setJoinCollapsed(narrowScreen.matches && state.rooms.size > 0);
+  updateRoomChrome();
+  updateCounter();
+  if (!ui.nameInput.value) ui.nameInput.focus();
+}
+
+restore();
+connection.start();
