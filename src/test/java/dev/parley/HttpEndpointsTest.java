@@ -55,6 +55,7 @@ class HttpEndpointsTest {
           assertTrue(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), csp);
           assertEquals("nosniff", resp.getHeader("X-Content-Type-Options"));
           assertEquals("DENY", resp.getHeader("X-Frame-Options"));
+          assertEquals("no-cache", resp.getHeader("Cache-Control"), "the page is revalidated after a deploy");
           assertTrue(body.toString().contains("Parley"));
           return null;
         }))

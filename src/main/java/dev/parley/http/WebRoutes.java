@@ -43,8 +43,13 @@ public final class WebRoutes {
 
     router.route("/webjars/*").handler(WebRoutes::securityHeaders)
       .handler(StaticHandler.create("META-INF/resources/webjars").setCachingEnabled(true).setMaxAgeSeconds(86_400));
+    // The page's files are not versioned by name: browsers must revalidate them after every deploy.
     router.route("/*").handler(WebRoutes::securityHeaders)
-      .handler(StaticHandler.create("webroot").setIndexPage("index.html"));
+      .handler(ctx -> {
+        ctx.response().putHeader(HttpHeaders.CACHE_CONTROL, "no-cache");
+        ctx.next();
+      })
+      .handler(StaticHandler.create("webroot").setIndexPage("index.html").setCachingEnabled(false));
   }
 
   private static void securityHeaders(RoutingContext ctx) {
