@@ -610,7 +610,21 @@ function onFrame(frame) {
     case 'left': return onLeft(frame);
     case 'ack': return onAck(frame);
     case 'error': return onError(frame);
+    case 'event': return onOutsideEvent(frame);
     default: return undefined; // pong, future types
+  }
+}
+
+// An event from a producer outside the chat (the Socket.IO Redis emitter): shown as a notice in its
+// room, or in the room on screen when it went to everyone. Always as text.
+function onOutsideEvent({ event, args, room: id }) {
+  const room = (id && state.rooms.get(id)) || (state.active && state.rooms.get(state.active));
+  if (!room || typeof event !== 'string') return;
+  const parts = Array.isArray(args) ? args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))) : [];
+  addNotice(room, parts.length ? `${event}: ${parts.join(' ')}` : event, 'event');
+  if (state.active !== room.id) {
+    room.unread = (room.unread || 0) + 1;
+    updateTab(room);
   }
 }
 

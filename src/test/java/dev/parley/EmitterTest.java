@@ -217,6 +217,30 @@ class EmitterTest {
       }));
   }
 
+  @Test
+  void socketIoClientsGetTheOriginalEventAndArguments(Vertx vertx, VertxTestContext ctx) {
+    io.socket.client.IO.Options o = new io.socket.client.IO.Options();
+    o.forceNew = true;
+    o.reconnection = false;
+    io.socket.client.Socket sio = io.socket.client.IO.socket(java.net.URI.create("http://127.0.0.1:" + portB), o);
+    io.vertx.core.Promise<Object[]> got = io.vertx.core.Promise.promise();
+    io.vertx.core.Promise<Void> connected = io.vertx.core.Promise.promise();
+    sio.on("news", got::tryComplete);
+    sio.once(io.socket.client.Socket.EVENT_CONNECT, args -> connected.tryComplete());
+    sio.connect();
+    connected.future()
+      .compose(v -> wrap(() -> publish(List.of(sio.id()), emit(List.of(sio.id()), List.of(), "news", "headline", 7))))
+      .compose(v -> got.future())
+      .onComplete(ctx.succeeding(args -> {
+        ctx.verify(() -> {
+          assertEquals("headline", args[0]);
+          assertEquals(7, ((Number) args[1]).intValue());
+        });
+        sio.disconnect();
+        ctx.completeNow();
+      }));
+  }
+
   private static <T> Future<T> wrap(IoSupplier<Future<T>> s) {
     try {
       return s.get();

@@ -60,7 +60,8 @@ class SocketIoNodeClientTest {
   void chatInEveryTransportModeWithANativeClientInTheRoom(String mode, Vertx vertx, VertxTestContext ctx) {
     String room = "sio-" + mode;
     WsClient[] watcher = new WsClient[1];
-    TestServer.start(vertx).compose(port -> WsClient.connect(vertx, port).compose(w -> {
+    // two instances: polling requests of one session land on either, and must reach the session's loop
+    TestServer.start(vertx, new JsonObject(), 2).compose(port -> WsClient.connect(vertx, port).compose(w -> {
         watcher[0] = w;
         return w.join(room, "native");
       }).compose(v -> node(vertx, "chat.mjs", mode, room, "http://127.0.0.1:" + port)))
