@@ -41,7 +41,6 @@ public final class Parley extends VertxApplication {
       ParleyConfig.from(readConf(args));
     } catch (ConfigException e) {
       LOG.error("cannot start: {}", e.getMessage());
-      System.err.println("parley: cannot start: " + e.getMessage());
       System.exit(EXIT_BAD_CONFIG);
       return;
     }

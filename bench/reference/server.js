@@ -1,0 +1,42 @@
+// Reference chat server for the benchmark: a plain Socket.IO 4.8 application, one Node process,
+// with the same chat semantics as Parley's native protocol (rooms, join, publish to the room,
+// the sender included). Usage: node server.js <port>
+import { createServer } from "node:http";
+import { Server } from "socket.io";
+
+const port = Number(process.argv[2] || 3000);
+const httpServer = createServer((req, res) => {
+  if (req.url === "/health") {
+    res.writeHead(200, { "content-type": "application/json" }).end('{"status":"UP"}');
+  } else {
+    res.writeHead(404).end();
+  }
+});
+const io = new Server(httpServer, { serveClient: false, perMessageDeflate: false, httpCompression: false });
+let seq = 0;
+
+io.on("connection", (socket) => {
+  const names = new Map();
+  socket.on("join", (data, ack) => {
+    if (!data || typeof data.room !== "string" || typeof data.name !== "string") {
+      if (typeof ack === "function") ack({ error: { code: "bad_request" } });
+      return;
+    }
+    socket.join(data.room);
+    names.set(data.room, data.name);
+    io.to(data.room).emit("joined", { type: "joined", room: data.room, session: socket.id, name: data.name, ts: Date.now() });
+    if (typeof ack === "function") ack({ type: "presence", room: data.room });
+  });
+  socket.on("publish", (data, ack) => {
+    const name = data && names.get(data.room);
+    if (name === undefined || typeof data.text !== "string") {
+      if (typeof ack === "function") ack({ error: { code: "not_joined" } });
+      return;
+    }
+    const id = String(++seq);
+    io.to(data.room).emit("message", { type: "message", room: data.room, session: socket.id, name, text: data.text, ts: Date.now(), id });
+    if (typeof ack === "function") ack({ id });
+  });
+});
+
+httpServer.listen(port, "127.0.0.1", () => console.log(`reference socket.io server on ${port}`));
