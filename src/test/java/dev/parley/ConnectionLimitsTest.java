@@ -99,12 +99,13 @@ class ConnectionLimitsTest {
 
   @Test
   void slowConsumerIsClosedWhileOthersReceiveEverything(Vertx vertx, VertxTestContext ctx) {
-    // 1500 x 16 KB = 24 MB: more than the loopback socket buffers of the stalled client plus its
-    // 1 MB outbound queue, so the server must give up on it; the fast reader must get every message.
-    int messages = 1500;
-    String text = "y".repeat(16_000);
+    // 2500 x 32 KB = 80 MB: more than the loopback socket buffers of the stalled client (the receive
+    // buffer autotunes up to 32 MB here) plus its 1 MB outbound queue, so the server must give up on it;
+    // the fast reader must get every message.
+    int messages = 2500;
+    String text = "y".repeat(32_000);
     JsonObject cfg = new JsonObject().put("limits", new JsonObject()
-      .put("outboundQueueBytes", 1 << 20).put("maxTextLength", 16_000).put("maxFrameBytes", 65_536));
+      .put("outboundQueueBytes", 1 << 20).put("maxTextLength", 32_000).put("maxFrameBytes", 65_536));
     boolean[] slowLeft = {false};
     TestServer.start(vertx, cfg, 1).compose(port -> Future.all(WsClient.connect(vertx, port), WsClient.connect(vertx, port),
         WsClient.connect(vertx, port))
@@ -117,7 +118,7 @@ class ConnectionLimitsTest {
           .compose(v -> {
             slow.socket().pause(); // stops reading: the server's queue for it fills up
             // The publisher sends in batches and waits until the fast reader has the whole batch, so
-            // the fast reader is never more than one batch (320 KB) behind: it must never be dropped.
+            // the fast reader is never more than one batch (640 KB) behind: it must never be dropped.
             int batch = 20;
             Promise<Integer> received = Promise.promise();
             int[] count = {0};

@@ -79,7 +79,14 @@ public abstract class NativeConnection implements Connection {
 
   @Override
   public final void deliver(Envelope event) {
-    send(event.json());
+    if (writable()) {
+      writeEvent(event);
+    }
+  }
+
+  /** Writes a room event; transports that can reuse one encoding for every recipient override this. */
+  protected void writeEvent(Envelope event) {
+    write(event.json());
   }
 
   /**
@@ -99,20 +106,27 @@ public abstract class NativeConnection implements Connection {
   }
 
   protected final void send(String frame) {
+    if (writable()) {
+      write(frame);
+    }
+  }
+
+  /** Whether one more frame may be written; closes a slow consumer instead of queueing without bound. */
+  private boolean writable() {
     if (closing) {
-      return;
+      return false;
     }
     if (isGone()) {
       // the peer is already gone; its close handler will end the session
       closing = true;
-      return;
+      return false;
     }
     if (queueFull()) {
       LOG.info("closing slow consumer: session={} transport={} hub={}", session.id(), transport(), hub.id());
       close(CloseCode.SLOW_CONSUMER, "outbound queue full");
-      return;
+      return false;
     }
-    write(frame);
+    return true;
   }
 
   /** Answers a frame the protocol cannot take (a binary frame, say) with a {@code bad_request} error. */

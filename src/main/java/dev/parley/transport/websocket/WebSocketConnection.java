@@ -6,7 +6,10 @@ import dev.parley.core.Hub;
 import dev.parley.transport.NativeConnection;
 import io.vertx.core.Context;
 import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
+import dev.parley.core.Envelope;
+import io.netty.channel.ChannelHandlerContext;
 import io.vertx.core.http.ServerWebSocket;
+import io.vertx.core.internal.http.WebSocketInternal;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -22,13 +25,17 @@ final class WebSocketConnection extends NativeConnection {
   private static final Logger LOG = LoggerFactory.getLogger(WebSocketConnection.class);
 
   final ServerWebSocket ws;
+  private final ChannelHandlerContext channel;
+  private final FrameWriter writer;
   long lastSeen;
   long pingSentAt;
 
   WebSocketConnection(Hub hub, ParleyConfig config, Context context, ServerWebSocket ws, long now,
-                      Consumer<WebSocketConnection> onEnd) {
+                      FrameWriter writer, Consumer<WebSocketConnection> onEnd) {
     super(hub, config, context);
     this.ws = ws;
+    this.writer = writer;
+    this.channel = channelOf(ws);
     this.lastSeen = now;
     ws.setWriteQueueMaxSize(config.limits().outboundQueueBytes());
     int maxBytes = config.limits().maxFrameBytes();
@@ -96,12 +103,49 @@ final class WebSocketConnection extends NativeConnection {
 
   @Override
   protected void write(String frame) {
-    ws.writeTextMessage(frame);
+    if (channel != null) {
+      writer.writeText(channel, frame);
+    } else {
+      ws.writeTextMessage(frame);
+    }
   }
 
   @Override
+  protected void writeEvent(Envelope event) {
+    if (channel != null) {
+      writer.writeEvent(channel, event);
+    } else {
+      ws.writeTextMessage(event.json());
+    }
+  }
+
+  /**
+   * The Netty context under a server WebSocket, for the {@link FrameWriter} fast path. vertx-web's router
+   * hands out a wrapper around Vert.x's own WebSocket with no accessor for it, so the wrapped socket is
+   * read reflectively (vertx-web 5.0.10). Null, and the plain Vert.x write path, if that ever fails.
+   */
+  static ChannelHandlerContext channelOf(ServerWebSocket ws) {
+    ServerWebSocket s = ws;
+    for (int depth = 0; depth < 3 && !(s instanceof WebSocketInternal); depth++) {
+      try {
+        java.lang.reflect.Field f = s.getClass().getDeclaredField("delegate");
+        f.setAccessible(true);
+        s = (ServerWebSocket) f.get(s);
+      } catch (ReflectiveOperationException | RuntimeException e) {
+        LOG.debug("no fast write path for {}: {}", ws.getClass().getName(), e.toString());
+        return null;
+      }
+    }
+    return s instanceof WebSocketInternal internal ? internal.channelHandlerContext() : null;
+  }
+
+  /**
+   * The channel's own writability (the water mark is {@code limits.outboundQueueBytes}): Vert.x's
+   * {@code writeQueueFull()} only follows writes made through Vert.x, and the fast path bypasses it.
+   */
+  @Override
   protected boolean queueFull() {
-    return ws.writeQueueFull();
+    return channel != null ? !channel.channel().isWritable() : ws.writeQueueFull();
   }
 
   /** Vert.x throws on a closed socket's write queue: check this first. */

@@ -30,6 +30,7 @@ public final class WebSocketTransport implements Handler<RoutingContext> {
   private final ParleyNode node;
   private final Hub hub;
   private final Set<WebSocketConnection> connections = new LinkedHashSet<>();
+  private final FrameWriter writer = new FrameWriter();
   private final long intervalNanos;
   private final long timeoutNanos;
   private final long timer;
@@ -61,7 +62,7 @@ public final class WebSocketTransport implements Handler<RoutingContext> {
         return;
       }
       WebSocketConnection c = new WebSocketConnection(hub, node.config(), context, ar.result(), System.nanoTime(),
-        this::ended);
+        writer, this::ended);
       connections.add(c);
     });
   }
