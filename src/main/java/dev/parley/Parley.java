@@ -26,6 +26,7 @@ public final class Parley extends VertxApplication {
   private static final Logger LOG = LoggerFactory.getLogger(Parley.class);
 
   private static final String HAZELCAST_CONFIG = "vertx.hazelcast.config";
+  private static final String NATIVE_TRANSPORT = "vertx.options.preferNativeTransport";
   private static final String DEFAULT_CLUSTER_XML = "conf/cluster.xml";
 
   /** Exit status for a missing, unreadable or invalid configuration. */
@@ -43,6 +44,11 @@ public final class Parley extends VertxApplication {
       LOG.error("cannot start: {}", e.getMessage());
       System.exit(EXIT_BAD_CONFIG);
       return;
+    }
+    // Netty's native epoll transport when the platform has it (the launcher reads vertx.options.*);
+    // -Dvertx.options.preferNativeTransport=false turns it off.
+    if (System.getProperty(NATIVE_TRANSPORT) == null) {
+      System.setProperty(NATIVE_TRANSPORT, "true");
     }
     // -cluster uses conf/cluster.xml when it is there (the jar carries a loopback copy otherwise).
     if (System.getProperty(HAZELCAST_CONFIG) == null && Files.isRegularFile(Path.of(DEFAULT_CLUSTER_XML))) {

@@ -101,7 +101,8 @@ public final class ParleyVerticle extends VerticleBase {
         : err));
     }).onSuccess(s -> {
       node.port(s.actualPort());
-      LOG.info("hub {} listening on http://{}:{}/", hub.id(), config.http().host(), s.actualPort());
+      LOG.info("hub {} listening on http://{}:{}/ (transport: {})", hub.id(), config.http().host(), s.actualPort(),
+        vertx.isNativeTransportEnabled() ? "native epoll" : "NIO");
     });
   }
 
