@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# Parley beside a Socket.IO 4.8 reference server, measured the way ../shared/NOTES-benchmark.md says
+# gives trustworthy numbers on a noisy 2-core machine:
+#   - server pinned to core 0, load generator (bench/loadgen, C/epoll) pinned to core 1;
+#   - open loop with staggered publishers; every server prewarmed the same way (JIT);
+#   - interleaved pairs (reference, Parley, reference, Parley, ...), ratios computed per pair;
+#   - a noise guard: a run during which other processes used more than 0.15 cores is rerun.
+#
+# Usage: bench/run.sh [full|quick] [scenario ...]
+#   full   (default) every scenario, PAIRS pairs (3), about 45 minutes
+#   quick  F1 at 50k/s and M1 at 2k connections, one pair, about 5 minutes (a smoke test)
+#   scenarios: F1 F2 F3 S1 M1 W1 (default: all)
+# Results: bench/results/<stamp>/ (one JSON per run, summary.md, plots/*.png); the newest summary is
+# also copied to docs/performance-latest.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+MODE=${1:-full}
+shift || true
+SCENARIOS=${*:-"F1 F2 F3 S1 M1 W1"}
+PAIRS=${PAIRS:-3}
+PREWARM_S=${PREWARM_S:-30}
+WARMUP_S=${WARMUP_S:-5}
+DURATION_S=${DURATION_S:-10}
+if [ "$MODE" = quick ]; then
+  PAIRS=1; PREWARM_S=15; WARMUP_S=3; DURATION_S=5; SCENARIOS=${*:-"F1 M1"}
+fi
+SERVER_CPU=${SERVER_CPU:-0}
+GEN_CPU=${GEN_CPU:-1}
+NOISE_MAX=${NOISE_MAX:-0.15}
+JAVA=${JAVA:-java}
+JVM_FLAGS=${JVM_FLAGS:-"-Xms512m -Xmx512m -XX:+UseParallelGC -XX:+AlwaysPreTouch"}
+STAMP=$(date +%Y%m%d-%H%M%S)
+OUT=$ROOT/bench/results/$STAMP
+mkdir -p "$OUT"
+LOG=$OUT/run.log
+log() { echo "$(date +%H:%M:%S) $*" | tee -a "$LOG" >&2; }
+
+# ---------------------------------------------------------------- prerequisites
+[ -f target/parley.jar ] || mvn -B -q package -DskipTests
+(cd bench/reference && npm ci --no-audit --no-fund >/dev/null)
+make -s -C bench/loadgen
+command -v gnuplot >/dev/null || { log "gnuplot missing: installing gnuplot-nox"; (apt-get install -y -q gnuplot-nox >/dev/null 2>&1 || true); }
+LOADGEN=$ROOT/bench/loadgen/loadgen
+
+{
+  echo "date: $(date -Is)"
+  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+  echo "kernel: $(uname -r)"
+  echo "java: $($JAVA -version 2>&1 | head -1)"
+  echo "jvm flags: $JVM_FLAGS"
+  echo "node: $(node --version), socket.io $(node -p 'require("./bench/reference/node_modules/socket.io/package.json").version')"
+  echo "parley: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "pinning: server on core $SERVER_CPU, generator on core $GEN_CPU (W1 unpinned)"
+  echo "pairs: $PAIRS, prewarm ${PREWARM_S}s, warmup ${WARMUP_S}s, measured ${DURATION_S}s per point"
+} > "$OUT/setup.txt"
+
+# ---------------------------------------------------------------- servers
+PORT=${PORT:-19500}
+SERVER_PID=
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+wait_health() {
+  for _ in $(seq 1 300); do
+    curl -sf "http://127.0.0.1:$PORT/health" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  log "server did not become healthy"; return 1
+}
+
+# start_server <reference|parley|parley-sio> <pinned|unpinned>
+start_server() {
+  local kind=$1 pin=$2 prefix=""
+  PORT=$(free_port)
+  [ "$pin" = pinned ] && prefix="taskset -c $SERVER_CPU"
+  case $kind in
+    reference) $prefix node bench/reference/server.js "$PORT" > "$OUT/server-$kind.log" 2>&1 & ;;
+    parley|parley-sio)
+      local instances=1
+      [ "$pin" = unpinned ] && instances=2
+      PARLEY_HTTP_PORT=$PORT PARLEY_LOG_LEVEL=WARN $prefix $JAVA $JVM_FLAGS -jar target/parley.jar \
+        -conf bench/parley-bench.json -instances $instances > "$OUT/server-$kind.log" 2>&1 & ;;
+  esac
+  SERVER_PID=$!
+  wait_health
+}
+
+stop_server() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=
+}
+trap stop_server EXIT
+
+proto_of() { case $1 in reference|parley-sio) echo socketio ;; *) echo parley ;; esac; }
+
+# gen <kind> <pin> <out.json> <loadgen args...>: runs the generator pinned (or not) against the server
+gen() {
+  local kind=$1 pin=$2 out=$3; shift 3
+  local prefix=""
+  [ "$pin" = pinned ] && prefix="taskset -c $GEN_CPU"
+  $prefix "$LOADGEN" --host 127.0.0.1 --port "$PORT" --proto "$(proto_of "$kind")" --server-pid "$SERVER_PID" \
+    --out "$out" "$@" >> "$LOG" 2>&1
+}
+
+# measure <scenario> <kind> <pin> <pair> <point> <loadgen args...>: one point, rerun when the machine was noisy
+measure() {
+  local scenario=$1 kind=$2 pin=$3 pair=$4 point=$5; shift 5
+  local out="$OUT/$scenario-$point-$kind-pair$pair.json"
+  for attempt in 1 2 3; do
+    gen "$kind" "$pin" "$out" --label "$scenario $point $kind pair $pair" --warmup "$WARMUP_S" --duration "$DURATION_S" "$@" || true
+    if [ ! -s "$out" ]; then log "no result for $out (attempt $attempt)"; continue; fi
+    local noise
+    noise=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("other_cores", 0))' "$out")
+    if [ "$pin" = unpinned ] || python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) <= float(sys.argv[2]) else 1)' "$noise" "$NOISE_MAX"; then
+      log "$scenario $point $kind pair $pair: $(python3 bench/summarize.py --one "$out")"
+      return 0
+    fi
+    log "$scenario $point $kind pair $pair: other processes used $noise cores, rerunning"
+    mv "$out" "$out.noisy$attempt"
+  done
+}
+
+prewarm() {
+  local kind=$1 pin=$2
+  gen "$kind" "$pin" "$OUT/prewarm-$kind.json" --rooms 1 --subs 1000 --pubs 2 --rate 50 --warmup 0 --duration "$PREWARM_S" \
+    --label prewarm || true
+}
+
+# ---------------------------------------------------------------- scenarios
+# F1/F2/F3: open loop, CPU per delivery and latency per offered load; rate = deliveries/s / members
+fanout() {
+  local scenario=$1 rooms=$2 subs=$3 pubs=$4; shift 4
+  local loads=("$@")
+  for pair in $(seq 1 "$PAIRS"); do
+    for kind in reference parley; do
+      start_server "$kind" pinned
+      prewarm "$kind" pinned
+      for load in "${loads[@]}"; do
+        local rate=$(( load / subs ))
+        measure "$scenario" "$kind" pinned "$pair" "$load" --rooms "$rooms" --subs "$subs" --pubs "$pubs" --rate "$rate"
+      done
+      stop_server
+    done
+  done
+}
+
+saturation() {
+  for pair in $(seq 1 "$PAIRS"); do
+    for kind in reference parley; do
+      start_server "$kind" pinned
+      prewarm "$kind" pinned
+      measure S1 "$kind" pinned "$pair" closed --rooms 1 --subs 1000 --pubs 2 --closed 32
+      stop_server
+    done
+  done
+}
+
+idle() {
+  local n=$1
+  for pair in $(seq 1 "$PAIRS"); do
+    for kind in reference parley; do
+      start_server "$kind" pinned
+      measure M1 "$kind" pinned "$pair" "$n" --rooms $(( n / 100 )) --subs 100 --idle --connect-rate 2000
+      stop_server
+    done
+  done
+}
+
+whole_machine() {
+  for pair in $(seq 1 "$PAIRS"); do
+    for kind in reference parley; do
+      start_server "$kind" unpinned
+      prewarm "$kind" unpinned
+      for load in 50000 100000 150000 200000 300000; do
+        measure W1 "$kind" unpinned "$pair" "$load" --rooms 1 --subs 1000 --pubs 2 --rate $(( load / 1000 ))
+      done
+      stop_server
+    done
+  done
+}
+
+for s in $SCENARIOS; do
+  log "scenario $s"
+  case $s in
+    F1) if [ "$MODE" = quick ]; then fanout F1 1 1000 2 50000; else fanout F1 1 1000 2 25000 50000 100000 150000 200000; fi ;;
+    F2) fanout F2 1 5000 2 50000 100000 150000 200000 ;;
+    F3) fanout F3 100 50 1 50000 100000 ;;
+    S1) saturation ;;
+    M1) if [ "$MODE" = quick ]; then idle 2000; else idle 10000; fi ;;
+    W1) whole_machine ;;
+    *) log "unknown scenario $s" ;;
+  esac
+done
+
+python3 bench/summarize.py "$OUT" > "$OUT/summary.md"
+cp "$OUT/summary.md" docs/performance-latest.md
+log "done: $OUT/summary.md"

@@ -1,0 +1,220 @@
+#!/usr/bin/env python3
+"""Turns the JSON results of bench/run.sh into a markdown report with per-pair ratios and PNG plots.
+
+Usage: summarize.py <results dir>      markdown on stdout, plots in <dir>/plots/
+       summarize.py --one <result.json>  one line for the run log
+Standard library only; plots need gnuplot (skipped with a note when it is missing).
+"""
+import glob
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+
+FLOOR_US = 5.75  # C epoll one-write-per-delivery server, ../shared/NOTES-benchmark.md (5.6 to 5.9 us)
+KNEE_P99_US = 100_000
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def cpu_per_delivery(r):
+    return r.get("server_cpu_us_per_delivery")
+
+
+def p99(r):
+    return (r.get("latency_us") or {}).get("p99")
+
+
+def delivered_ratio(r):
+    exp = r.get("expected") or 0
+    return (r.get("delivered") or 0) / exp if exp else 0.0
+
+
+def achieved_ratio(r):
+    # --rate is messages/s over all publishers; each message reaches the subs of its room
+    target = (r.get("rate_target") or 0) * (r.get("subs") or 1)
+    return (r.get("deliveries_per_s") or 0) / target if target else 0.0
+
+
+def ok_at_load(r):
+    return (r is not None and r.get("loss", 1) == 0 and delivered_ratio(r) >= 0.99
+            and achieved_ratio(r) >= 0.99 and (p99(r) or 1e12) <= KNEE_P99_US)
+
+
+def one(path):
+    r = load(path)
+    lat = r.get("latency_us") or {}
+    extra = ""
+    if r.get("idle"):
+        extra = " rss/conn %.1f KB, connects %.0f/s, cpu/connect+join %.0f us" % (
+            (r.get("server_rss_per_conn_kb") or 0), r.get("connect_joins_per_s") or 0, r.get("server_cpu_us_per_connect") or 0)
+    return ("%.0f deliveries/s, server %.2f us/delivery, gen %.2f us/delivery, p50 %s p99 %s max %s us, loss %s, "
+            "other cores %.2f%s" % (r.get("deliveries_per_s") or 0, cpu_per_delivery(r) or 0,
+                                   r.get("gen_cpu_us_per_delivery") or 0, lat.get("p50"), lat.get("p99"), lat.get("max"),
+                                   r.get("loss"), r.get("other_cores") or 0, extra))
+
+
+def fmt_range(values, digits=2):
+    values = [v for v in values if v is not None]
+    if not values:
+        return "n/a"
+    med = statistics.median(values)
+    return "%.*f (%.*f to %.*f)" % (digits, med, digits, min(values), digits, max(values))
+
+
+def results(directory):
+    out = {}
+    for path in glob.glob(os.path.join(directory, "*-pair*.json")):
+        name = os.path.basename(path)[:-5]
+        scenario, point, rest = name.split("-", 2)
+        kind, pair = rest.rsplit("-pair", 1)
+        out.setdefault(scenario, {}).setdefault(point, {}).setdefault(int(pair), {})[kind] = load(path)
+    return out
+
+
+def sort_points(points):
+    return sorted(points, key=lambda p: (not p.isdigit(), int(p) if p.isdigit() else p))
+
+
+def fanout_table(name, data, lines):
+    lines.append("### %s\n" % name)
+    lines.append("| offered deliveries/s | Socket.IO us/delivery | Parley us/delivery | CPU efficiency (SIO / Parley) "
+                 "| Parley / floor | p99 SIO (ms) | p99 Parley (ms) | p99 Parley / SIO | loss SIO / Parley |")
+    lines.append("|---|---|---|---|---|---|---|---|---|")
+    for point in sort_points(data):
+        pairs = data[point]
+        ref = [pairs[p].get("reference") for p in pairs]
+        par = [pairs[p].get("parley") for p in pairs]
+        eff = [cpu_per_delivery(a) / cpu_per_delivery(b) for a, b in zip(ref, par)
+               if a and b and cpu_per_delivery(a) and cpu_per_delivery(b)]
+        lat_ratio = [p99(b) / p99(a) for a, b in zip(ref, par) if a and b and p99(a) and p99(b)]
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s / %s |" % (
+            point,
+            fmt_range([cpu_per_delivery(r) for r in ref if r]),
+            fmt_range([cpu_per_delivery(r) for r in par if r]),
+            fmt_range(eff),
+            fmt_range([cpu_per_delivery(r) / FLOOR_US for r in par if r and cpu_per_delivery(r)]),
+            fmt_range([p99(r) / 1000 for r in ref if r and p99(r)], 1),
+            fmt_range([p99(r) / 1000 for r in par if r and p99(r)], 1),
+            fmt_range(lat_ratio),
+            sum((r or {}).get("loss", 0) for r in ref), sum((r or {}).get("loss", 0) for r in par)))
+    # knee per pair: highest offered load that every criterion passes
+    knees = {}
+    for pair in sorted({p for pt in data.values() for p in pt}):
+        for kind in ("reference", "parley"):
+            best = 0
+            for point in sort_points(data):
+                r = data[point].get(pair, {}).get(kind)
+                if point.isdigit() and ok_at_load(r):
+                    best = max(best, int(point))
+            knees.setdefault(kind, []).append(best)
+    ratios = [p / r for r, p in zip(knees.get("reference", []), knees.get("parley", [])) if r]
+    lines.append("")
+    lines.append("Open-loop knee (highest offered load with >= 99%% delivered, no loss, p99 <= 100 ms; lower bound "
+                 "when the sweep's top passes): Socket.IO %s, Parley %s, ratio %s.\n" % (
+                     knees.get("reference"), knees.get("parley"), fmt_range(ratios)))
+
+
+def simple_ratio_table(title, data, metric, label, higher_is_better=True, lines=None):
+    lines.append("### %s\n" % title)
+    lines.append("| point | Socket.IO | Parley | Parley / Socket.IO |")
+    lines.append("|---|---|---|---|")
+    for point in sort_points(data):
+        pairs = data[point]
+        ref = [metric(pairs[p]["reference"]) for p in pairs if "reference" in pairs[p]]
+        par = [metric(pairs[p]["parley"]) for p in pairs if "parley" in pairs[p]]
+        ratio = [b / a for a, b in zip(ref, par) if a and b is not None]
+        lines.append("| %s %s | %s | %s | %s |" % (point, label, fmt_range(ref), fmt_range(par), fmt_range(ratio)))
+    lines.append("")
+
+
+def plots(directory, res):
+    gnuplot = shutil.which("gnuplot")
+    if not gnuplot:
+        return "(plots skipped: gnuplot not installed)"
+    pdir = os.path.join(directory, "plots")
+    os.makedirs(pdir, exist_ok=True)
+    made = []
+    for scenario in ("F1", "F2", "F3"):
+        if scenario not in res:
+            continue
+        for metric, ylabel, fn in (("cpu", "server CPU us per delivery", cpu_per_delivery),
+                                   ("p99", "p99 latency (ms)", lambda r: (p99(r) or 0) / 1000)):
+            dat = os.path.join(pdir, "%s-%s.dat" % (scenario, metric))
+            with open(dat, "w") as f:
+                for point in sort_points(res[scenario]):
+                    if not point.isdigit():
+                        continue
+                    row = [point]
+                    for kind in ("reference", "parley"):
+                        vals = [fn(res[scenario][point][p][kind]) for p in res[scenario][point]
+                                if kind in res[scenario][point][p] and fn(res[scenario][point][p][kind]) is not None]
+                        row.append("%.3f" % statistics.median(vals) if vals else "NaN")
+                    f.write(" ".join(row) + "\n")
+            png = os.path.join(pdir, "%s-%s.png" % (scenario, metric))
+            script = ("set terminal png size 800,500; set output '%s'; set title '%s: %s vs offered load'; "
+                      "set xlabel 'offered deliveries/s'; set ylabel '%s'; set key left top; set grid; "
+                      "plot '%s' using 1:2 with linespoints title 'Socket.IO 4.8', "
+                      "'%s' using 1:3 with linespoints title 'Parley'%s" % (
+                          png, scenario, ylabel, ylabel, dat, dat,
+                          (", %s title 'C floor (NOTES)'" % FLOOR_US) if metric == "cpu" else ""))
+            subprocess.run([gnuplot, "-e", script], check=False)
+            made.append(os.path.basename(png))
+    return "Plots: " + ", ".join("plots/" + m for m in made)
+
+
+def main():
+    if sys.argv[1] == "--one":
+        print(one(sys.argv[2]))
+        return
+    directory = sys.argv[1]
+    res = results(directory)
+    lines = ["# Benchmark results: %s\n" % os.path.basename(os.path.abspath(directory))]
+    setup = os.path.join(directory, "setup.txt")
+    if os.path.exists(setup):
+        lines.append("```\n" + open(setup).read().strip() + "\n```\n")
+    lines.append("Median over the pairs, range in parentheses. Ratios are computed within each pair. "
+                 "The floor is the C epoll server of NOTES-benchmark.md (%.2f us/delivery), not measured here.\n" % FLOOR_US)
+    for scenario in ("F1", "F2", "F3"):
+        if scenario in res:
+            fanout_table({"F1": "F1: 1 room x 1000 subscribers, 2 publishers",
+                          "F2": "F2: 1 room x 5000 subscribers, 2 publishers",
+                          "F3": "F3: 100 rooms x 50 members, 100 publishers"}[scenario], res[scenario], lines)
+    if "S1" in res:
+        simple_ratio_table("S1: closed-loop saturation, F1 shape (deliveries/s)", res["S1"],
+                           lambda r: r.get("deliveries_per_s"), "", lines=lines)
+    if "M1" in res:
+        simple_ratio_table("M1: idle RSS per joined connection (KB)", res["M1"],
+                           lambda r: r.get("server_rss_per_conn_kb"), "connections", lines=lines)
+        simple_ratio_table("M1: server CPU per connect + join (us)", res["M1"],
+                           lambda r: r.get("server_cpu_us_per_connect"), "connections", lines=lines)
+        simple_ratio_table("M1: connects + joins per second", res["M1"],
+                           lambda r: r.get("connect_joins_per_s"), "connections", lines=lines)
+    if "W1" in res:
+        lines.append("### W1: whole machine, unpinned (Parley -instances 2, one Node process)\n")
+        for kind in ("reference", "parley"):
+            best = []
+            for pair in sorted({p for pt in res["W1"].values() for p in pt}):
+                b = 0
+                for point in sort_points(res["W1"]):
+                    r = res["W1"][point].get(pair, {}).get(kind)
+                    if ok_at_load(r):
+                        b = max(b, int(point))
+                best.append(b)
+            lines.append("- %s: highest offered deliveries/s with p99 <= 100 ms and no loss, per pair: %s" % (kind, best))
+        lines.append("")
+    gen = [r.get("gen_cpu_us_per_delivery") for sc in res.values() for pt in sc.values() for pr in pt.values()
+           for r in pr.values() if r.get("gen_cpu_us_per_delivery")]
+    if gen:
+        lines.append("Load generator CPU per delivery: %s us.\n" % fmt_range(gen))
+    lines.append(plots(directory, res))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
