@@ -5,7 +5,6 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
 import io.netty.util.concurrent.EventExecutor;
 
 import java.util.ArrayList;
@@ -14,9 +13,10 @@ import java.util.List;
 /**
  * The fast write path of {@code /ws}, one per event loop. Two things make a fan-out cheap:
  * <ul>
- *   <li><b>encode once, write many</b>: a room event's UTF-8 JSON is put in one buffer; each recipient's
- *       text frame wraps a retained duplicate of it (Netty's frame encoder adds the two-to-ten-byte
- *       header), not a copy;</li>
+ *   <li><b>encode once, write many</b>: a room event becomes one complete WebSocket text frame, header
+ *       and UTF-8 payload (server frames are not masked, so the bytes are the same for everyone); each
+ *       recipient gets a retained duplicate of that buffer, not a copy, and Netty's frame encoder has
+ *       nothing left to do;</li>
  *   <li><b>coalesced flushes</b>: frames are written without flushing and every connection written to
  *       in this turn of the event loop is flushed once, after the turn's reads are handled, so a burst
  *       of events costs one system call per connection instead of one per event.</li>
@@ -40,15 +40,15 @@ final class FrameWriter {
       lastFrame = textFrame(ctx.alloc(), event.json());
       cached.add(lastFrame);
     }
-    write(ctx, new TextWebSocketFrame(true, 0, lastFrame.retainedDuplicate()));
+    write(ctx, lastFrame.retainedDuplicate());
   }
 
   /** Writes a one-off text frame (welcome, ack, error...). */
   void writeText(ChannelHandlerContext ctx, String text) {
-    write(ctx, new TextWebSocketFrame(true, 0, textFrame(ctx.alloc(), text)));
+    write(ctx, textFrame(ctx.alloc(), text));
   }
 
-  private void write(ChannelHandlerContext ctx, TextWebSocketFrame frame) {
+  private void write(ChannelHandlerContext ctx, ByteBuf frame) {
     ctx.write(frame, ctx.voidPromise());
     if (dirty.isEmpty() || dirty.get(dirty.size() - 1) != ctx) {
       dirty.add(ctx);
@@ -75,9 +75,19 @@ final class FrameWriter {
     lastFrame = null;
   }
 
-  /** The UTF-8 bytes of a text frame's payload, in a pooled direct buffer. */
+  /** A complete, unmasked, final text frame: FIN+opcode, the RFC 6455 length, the UTF-8 payload. */
   static ByteBuf textFrame(ByteBufAllocator alloc, String text) {
-    ByteBuf buf = alloc.directBuffer(ByteBufUtil.utf8Bytes(text));
+    int length = ByteBufUtil.utf8Bytes(text);
+    int header = length < 126 ? 2 : length < 65_536 ? 4 : 10;
+    ByteBuf buf = alloc.directBuffer(header + length);
+    buf.writeByte(0x81);
+    if (length < 126) {
+      buf.writeByte(length);
+    } else if (length < 65_536) {
+      buf.writeByte(126).writeShort(length);
+    } else {
+      buf.writeByte(127).writeLong(length);
+    }
     ByteBufUtil.writeUtf8(buf, text);
     return buf;
   }
