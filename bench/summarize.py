@@ -13,7 +13,7 @@ import statistics
 import subprocess
 import sys
 
-FLOOR_US = 5.75  # C epoll one-write-per-delivery server, ../shared/NOTES-benchmark.md (5.6 to 5.9 us)
+FLOOR_US = 5.75  # NOTES-benchmark.md's C floor; used only when a run has no measured floor
 KNEE_P99_US = 100_000
 
 
@@ -83,22 +83,27 @@ def sort_points(points):
 
 def fanout_table(name, data, lines):
     lines.append("### %s\n" % name)
-    lines.append("| offered deliveries/s | Socket.IO us/delivery | Parley us/delivery | CPU efficiency (SIO / Parley) "
-                 "| Parley / floor | p99 SIO (ms) | p99 Parley (ms) | p99 Parley / SIO | loss SIO / Parley |")
-    lines.append("|---|---|---|---|---|---|---|---|---|")
+    lines.append("| offered deliveries/s | Socket.IO us/delivery | Parley us/delivery | C floor us/delivery "
+                 "| CPU efficiency (SIO / Parley) | Parley / floor | p99 SIO (ms) | p99 Parley (ms) | p99 Parley / SIO "
+                 "| loss SIO / Parley |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|")
     for point in sort_points(data):
         pairs = data[point]
         ref = [pairs[p].get("reference") for p in pairs]
         par = [pairs[p].get("parley") for p in pairs]
+        flo = [pairs[p].get("floor") for p in pairs]
         eff = [cpu_per_delivery(a) / cpu_per_delivery(b) for a, b in zip(ref, par)
                if a and b and cpu_per_delivery(a) and cpu_per_delivery(b)]
         lat_ratio = [p99(b) / p99(a) for a, b in zip(ref, par) if a and b and p99(a) and p99(b)]
-        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s / %s |" % (
+        floor_ratio = [cpu_per_delivery(b) / (cpu_per_delivery(f) if f and cpu_per_delivery(f) else FLOOR_US)
+                       for b, f in zip(par, flo) if b and cpu_per_delivery(b)]
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s |" % (
             point,
             fmt_range([cpu_per_delivery(r) for r in ref if r]),
             fmt_range([cpu_per_delivery(r) for r in par if r]),
+            fmt_range([cpu_per_delivery(r) for r in flo if r]),
             fmt_range(eff),
-            fmt_range([cpu_per_delivery(r) / FLOOR_US for r in par if r and cpu_per_delivery(r)]),
+            fmt_range(floor_ratio),
             fmt_range([p99(r) / 1000 for r in ref if r and p99(r)], 1),
             fmt_range([p99(r) / 1000 for r in par if r and p99(r)], 1),
             fmt_range(lat_ratio),
@@ -151,7 +156,7 @@ def plots(directory, res):
                     if not point.isdigit():
                         continue
                     row = [point]
-                    for kind in ("reference", "parley"):
+                    for kind in ("reference", "parley", "floor"):
                         vals = [fn(res[scenario][point][p][kind]) for p in res[scenario][point]
                                 if kind in res[scenario][point][p] and fn(res[scenario][point][p][kind]) is not None]
                         row.append("%.3f" % statistics.median(vals) if vals else "NaN")
@@ -160,9 +165,9 @@ def plots(directory, res):
             script = ("set terminal png size 800,500; set output '%s'; set title '%s: %s vs offered load'; "
                       "set xlabel 'offered deliveries/s'; set ylabel '%s'; set key left top; set grid; "
                       "plot '%s' using 1:2 with linespoints title 'Socket.IO 4.8', "
-                      "'%s' using 1:3 with linespoints title 'Parley'%s" % (
-                          png, scenario, ylabel, ylabel, dat, dat,
-                          (", %s title 'C floor (NOTES)'" % FLOOR_US) if metric == "cpu" else ""))
+                      "'%s' using 1:3 with linespoints title 'Parley', "
+                      "'%s' using 1:4 with linespoints title 'C floor (fanout_stub)'" % (
+                          png, scenario, ylabel, ylabel, dat, dat, dat))
             subprocess.run([gnuplot, "-e", script], check=False)
             made.append(os.path.basename(png))
     return "Plots: " + ", ".join("plots/" + m for m in made)
@@ -178,8 +183,9 @@ def main():
     setup = os.path.join(directory, "setup.txt")
     if os.path.exists(setup):
         lines.append("```\n" + open(setup).read().strip() + "\n```\n")
-    lines.append("Median over the pairs, range in parentheses. Ratios are computed within each pair. "
-                 "The floor is the C epoll server of NOTES-benchmark.md (%.2f us/delivery), not measured here.\n" % FLOOR_US)
+    lines.append("Median over the pairs, range in parentheses. Ratios are computed within each pair. The floor is "
+                 "bench/loadgen/fanout_stub (C, epoll, each event encoded once, one send() per connection per loop "
+                 "turn), measured in the same pair.\n")
     for scenario in ("F1", "F2", "F3"):
         if scenario in res:
             fanout_table({"F1": "F1: 1 room x 1000 subscribers, 2 publishers",
