@@ -156,6 +156,88 @@ class ConnectionLimitsTest {
   }
 
   @Test
+  void underMemoryPressureBackloggedConnectionsAreShed(Vertx vertx, VertxTestContext ctx) {
+    // outboundMemoryBytes 1: the node is always "under pressure", so any connection with more than
+    // 64 KB waiting is shed, long before its own 8 MB queue bound; readers that keep up are not.
+    int messages = 5_000;
+    String text = "z".repeat(1_000);
+    JsonObject cfg = new JsonObject().put("limits", new JsonObject()
+      .put("outboundQueueBytes", 8 << 20).put("outboundMemoryBytes", 1).put("maxTextLength", 1_000));
+    TestServer.start(vertx, cfg, 1).compose(port -> Future.all(WsClient.connect(vertx, port), WsClient.connect(vertx, port),
+        WsClient.connect(vertx, port))
+      .compose(all -> {
+        WsClient slow = all.resultAt(0);
+        WsClient fast = all.resultAt(1);
+        WsClient publisher = all.resultAt(2);
+        return slow.join("mem", "slow").compose(v -> fast.join("mem", "fast")).compose(v -> publisher.join("mem", "pub"))
+          .compose(v -> {
+            slow.socket().pause();
+            Promise<Void> done = Promise.promise();
+            int[] count = {0};
+            boolean[] slowLeft = {false};
+            fast.socket().textMessageHandler(frame -> {
+              if (frame.startsWith("{\"type\":\"message\"")) {
+                if (++count[0] == messages) {
+                  if (slowLeft[0]) {
+                    done.tryComplete();
+                  } else {
+                    done.tryFail("all delivered but the stalled reader was never shed");
+                  }
+                } else if (count[0] % 10 == 0) {
+                  for (int i = 0; i < 10; i++) {
+                    publisher.send(new JsonObject().put("type", "publish").put("room", "mem").put("text", text));
+                  }
+                }
+              } else if (frame.startsWith("{\"type\":\"left\"") && frame.contains(slow.session())) {
+                slowLeft[0] = true;
+              }
+            });
+            fast.socket().closeHandler(x -> done.tryFail("the reader that keeps up was shed"));
+            publisher.socket().textMessageHandler(frame -> { });
+            publisher.socket().closeHandler(x -> done.tryFail("the publisher was shed"));
+            for (int i = 0; i < 10; i++) {
+              publisher.send(new JsonObject().put("type", "publish").put("room", "mem").put("text", text));
+            }
+            return done.future().compose(x -> {
+              slow.socket().resume();
+              return slow.closed();
+            });
+          });
+      }))
+      .onComplete(ctx.succeeding(code -> {
+        ctx.verify(() -> assertEquals(4001, code));
+        ctx.completeNow();
+      }));
+  }
+
+  @Test
+  void bigRoomsStopAnnouncingJoinsAndLeaves(Vertx vertx, VertxTestContext ctx) {
+    // maxAnnouncedRoomSize 2: the third member's join is not announced, a leave back to 2 is
+    TestServer.start(vertx, new JsonObject().put("limits", new JsonObject().put("maxAnnouncedRoomSize", 2)), 1)
+      .compose(p -> Future.all(WsClient.connect(vertx, p), WsClient.connect(vertx, p), WsClient.connect(vertx, p)))
+      .compose(all -> {
+        WsClient a = all.resultAt(0);
+        WsClient b = all.resultAt(1);
+        WsClient c = all.resultAt(2);
+        return a.join("big", "a").compose(v -> b.join("big", "b"))
+          .compose(v -> a.expect(f -> "joined".equals(f.getString("type")) && "b".equals(f.getString("name")), "b announced"))
+          .compose(v -> c.join("big", "c")) // c still gets its own joined, then presence with everyone
+          .compose(presence -> {
+            ctx.verify(() -> assertEquals(3, presence.getJsonArray("members").size()));
+            b.close();
+            return a.expect(f -> "left".equals(f.getString("type")) && "b".equals(f.getString("name")), "b left announced");
+          })
+          .compose(v -> a.unread())
+          .map(unread -> {
+            ctx.verify(() -> assertTrue(unread.stream().noneMatch(f -> "joined".equals(f.getString("type"))
+              && "c".equals(f.getString("name"))), "c's join was not announced: " + unread));
+            return null;
+          });
+      })
+      .onComplete(ctx.succeedingThenComplete());
+  }
+
+  @Test
   void connectionsBeyondMaxAreRefused(Vertx vertx, VertxTestContext ctx) {
     JsonObject cfg = new JsonObject().put("http", new JsonObject().put("maxConnections", 2));
     TestServer.start(vertx, cfg, 1).compose(port -> Future.all(WsClient.connect(vertx, port), WsClient.connect(vertx, port))

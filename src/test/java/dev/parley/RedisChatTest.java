@@ -139,7 +139,8 @@ class RedisChatTest {
         });
       })
       .compose(v -> probeUntilReceived(vertx, c[0], c[2], 60))
-      .compose(v -> WsClient.connect(vertx, portB).compose(late -> late.join("r", "b2")))
+      // node A writes its members back just after reconnecting: poll (bounded) until B sees them
+      .compose(v -> WsClient.connect(vertx, portB).compose(late -> presenceUntil(vertx, late, List.of("a1", "a2", "b1", "a3", "b2"), 25)))
       .onComplete(ctx.succeeding(presence -> {
         ctx.verify(() -> assertEquals(List.of("a1", "a2", "b1", "a3", "b2"), names(presence),
           "after recovery presence again spans both nodes"));
@@ -192,6 +193,20 @@ class RedisChatTest {
       }
     });
     return done.future();
+  }
+
+  /** Joins as b2 and checks presence; leaves and tries again every 200 ms until it matches (bounded). */
+  static Future<JsonObject> presenceUntil(Vertx vertx, WsClient client, List<String> expected, int attempts) {
+    return client.join("r", "b2").compose(presence -> {
+      if (names(presence).equals(expected) || attempts <= 1) {
+        return Future.succeededFuture(presence);
+      }
+      return client.leave("r").compose(v -> {
+        Promise<Void> later = Promise.promise();
+        vertx.setTimer(200, t -> later.complete());
+        return later.future();
+      }).compose(v -> presenceUntil(vertx, client, expected, attempts - 1));
+    });
   }
 
   static <T> Future<T> blocking(Vertx vertx, java.util.concurrent.Callable<T> work) {

@@ -54,7 +54,9 @@ public record ParleyConfig(
     int outboundQueueBytes,
     int ratePerSecond,
     int rateBurst,
-    int maxPendingCommands) {
+    int maxPendingCommands,
+    long outboundMemoryBytes,
+    int maxAnnouncedRoomSize) {
     public static final int DEFAULT_MAX_FRAME_BYTES = 65_536;
     public static final int DEFAULT_MAX_TEXT_LENGTH = 4_000;
     public static final int DEFAULT_MAX_ROOMS_PER_CONNECTION = 32;
@@ -62,6 +64,10 @@ public record ParleyConfig(
     public static final int DEFAULT_RATE_PER_SECOND = 50;
     public static final int DEFAULT_RATE_BURST = 100;
     public static final int DEFAULT_MAX_PENDING_COMMANDS = 32;
+    /** 0 means: half of the JVM's direct memory limit ({@code -XX:MaxDirectMemorySize}, by default the heap size). */
+    public static final long DEFAULT_OUTBOUND_MEMORY_BYTES = 0;
+    /** 0 means: announce joins and leaves in rooms of any size. */
+    public static final int DEFAULT_MAX_ANNOUNCED_ROOM_SIZE = 0;
   }
 
   /** {@code sockjs.*}: the native protocol over SockJS at {@code /sockjs}. */
@@ -160,7 +166,9 @@ public record ParleyConfig(
       l.intValue("outboundQueueBytes", LimitsConfig.DEFAULT_OUTBOUND_QUEUE_BYTES, 1024, 1 << 30),
       l.intValue("ratePerSecond", LimitsConfig.DEFAULT_RATE_PER_SECOND, 1, 1_000_000),
       l.intValue("rateBurst", LimitsConfig.DEFAULT_RATE_BURST, 1, 1_000_000),
-      l.intValue("maxPendingCommands", LimitsConfig.DEFAULT_MAX_PENDING_COMMANDS, 1, 10_000));
+      l.intValue("maxPendingCommands", LimitsConfig.DEFAULT_MAX_PENDING_COMMANDS, 1, 10_000),
+      l.longValue("outboundMemoryBytes", LimitsConfig.DEFAULT_OUTBOUND_MEMORY_BYTES, 0, Long.MAX_VALUE),
+      l.intValue("maxAnnouncedRoomSize", LimitsConfig.DEFAULT_MAX_ANNOUNCED_ROOM_SIZE, 0, 10_000_000));
     l.done();
     if (limits.maxTextLength() > limits.maxFrameBytes()) {
       throw new ConfigException("limits.maxTextLength (" + limits.maxTextLength()

@@ -109,7 +109,12 @@ public final class Hub {
           session.watching().remove(room);
         }
         session.mutableRooms().put(room, name);
-        emit(r, new ChatEvent.Joined(room, session.id(), name, clock.getAsLong()));
+        ChatEvent.Joined joined = new ChatEvent.Joined(room, session.id(), name, clock.getAsLong());
+        if (announces(r)) {
+          emit(r, joined);
+        } else {
+          session.connection().deliver(new Envelope(id, joined)); // the joiner still learns it joined
+        }
         return presence.members(room).map(members -> new ChatEvent.Presence(room, members));
       });
   }
@@ -281,10 +286,22 @@ public final class Hub {
     Room r = rooms.get(room);
     if (r != null) {
       r.members.remove(session.id());
-      emit(r, new ChatEvent.Left(room, session.id(), name, clock.getAsLong()));
+      if (announces(r)) {
+        emit(r, new ChatEvent.Left(room, session.id(), name, clock.getAsLong()));
+      }
       dropIfEmpty(r);
     }
     return presence.remove(room, session.id());
+  }
+
+  /**
+   * Whether joins and leaves are announced to the room: always, unless {@code limits.maxAnnouncedRoomSize}
+   * is set and the room has more members than that on this node (announcing every join to every member
+   * of a huge room costs members squared frames).
+   */
+  private boolean announces(Room r) {
+    int max = limits.maxAnnouncedRoomSize();
+    return max == 0 || r.members.size() <= max;
   }
 
   private Room openRoom(String room) {

@@ -29,13 +29,15 @@ public abstract class NativeConnection implements Connection {
   protected final Hub hub;
   protected final ParleyConfig config;
   private final Context context;
+  private final OutboundMemory memory;
   private Session session;
   private boolean closing;
 
-  protected NativeConnection(Hub hub, ParleyConfig config, Context context) {
+  protected NativeConnection(Hub hub, ParleyConfig config, Context context, OutboundMemory memory) {
     this.hub = hub;
     this.config = config;
     this.context = context;
+    this.memory = memory;
   }
 
   /** Writes one text frame; the caller already checked {@link #queueFull()}. */
@@ -43,6 +45,11 @@ public abstract class NativeConnection implements Connection {
 
   /** True when the bytes waiting for this client reached {@code limits.outboundQueueBytes}. */
   protected abstract boolean queueFull();
+
+  /** Bytes written and not yet handed to the kernel (for the node-wide memory bound). */
+  protected long backlogBytes() {
+    return 0;
+  }
 
   /** True once the transport itself is closed (writes would fail). */
   protected boolean isGone() {
@@ -124,6 +131,12 @@ public abstract class NativeConnection implements Connection {
     if (queueFull()) {
       LOG.info("closing slow consumer: session={} transport={} hub={}", session.id(), transport(), hub.id());
       close(CloseCode.SLOW_CONSUMER, "outbound queue full");
+      return false;
+    }
+    if (memory.shouldShed(backlogBytes())) {
+      LOG.warn("closing slow consumer under memory pressure: session={} transport={} hub={} backlog={} bytes",
+        session.id(), transport(), hub.id(), backlogBytes());
+      close(CloseCode.SLOW_CONSUMER, "server memory pressure");
       return false;
     }
     return true;

@@ -5,6 +5,7 @@ import dev.parley.core.CloseCode;
 import dev.parley.core.Hub;
 import dev.parley.core.Json;
 import dev.parley.transport.NativeConnection;
+import dev.parley.transport.OutboundMemory;
 import io.vertx.core.Context;
 import io.vertx.ext.web.handler.sockjs.SockJSSocket;
 
@@ -14,8 +15,9 @@ final class SockJsConnection extends NativeConnection {
   private final SockJSSocket socket;
   private final SockJsOutbound outbound;
 
-  SockJsConnection(Hub hub, ParleyConfig config, Context context, SockJSSocket socket, Runnable onEnd) {
-    super(hub, config, context);
+  SockJsConnection(Hub hub, ParleyConfig config, Context context, OutboundMemory memory, SockJSSocket socket,
+                   Runnable onEnd) {
+    super(hub, config, context, memory);
     this.socket = socket;
     this.outbound = new SockJsOutbound(socket, config.limits().outboundQueueBytes());
     int maxFrame = config.limits().maxFrameBytes();
@@ -41,6 +43,11 @@ final class SockJsConnection extends NativeConnection {
   @Override
   protected boolean queueFull() {
     return outbound.full();
+  }
+
+  @Override
+  protected long backlogBytes() {
+    return outbound.backlog();
   }
 
   /**

@@ -20,6 +20,11 @@ public final class SockJsOutbound {
     socket.setWriteQueueMaxSize(limit);
   }
 
+  /** Characters written and not yet reported sent by the transport. */
+  public long backlog() {
+    return inFlight;
+  }
+
   public boolean full() {
     return inFlight >= limit || socket.writeQueueFull();
   }

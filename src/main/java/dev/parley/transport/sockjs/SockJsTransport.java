@@ -4,6 +4,7 @@ import dev.parley.ParleyNode;
 import dev.parley.config.ParleyConfig;
 import dev.parley.core.CloseCode;
 import dev.parley.core.Hub;
+import dev.parley.transport.OutboundMemory;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.ext.web.RoutingContext;
@@ -61,7 +62,8 @@ public final class SockJsTransport {
         socket.close(CloseCode.SERVER_FULL.code(), "server full");
         return;
       }
-      new SockJsConnection(hub, node.config(), vertx.getOrCreateContext(), socket, node::connectionEnded);
+      new SockJsConnection(hub, node.config(), vertx.getOrCreateContext(),
+        node.shared(OutboundMemory.class, () -> OutboundMemory.create(node.config().limits())), socket, node::connectionEnded);
     });
   }
 }

@@ -4,6 +4,7 @@ import dev.parley.config.ParleyConfig;
 import dev.parley.core.CloseCode;
 import dev.parley.core.Hub;
 import dev.parley.transport.NativeConnection;
+import dev.parley.transport.OutboundMemory;
 import io.vertx.core.Context;
 import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import dev.parley.core.Envelope;
@@ -30,9 +31,9 @@ final class WebSocketConnection extends NativeConnection {
   long lastSeen;
   long pingSentAt;
 
-  WebSocketConnection(Hub hub, ParleyConfig config, Context context, ServerWebSocket ws, long now,
-                      FrameWriter writer, Consumer<WebSocketConnection> onEnd) {
-    super(hub, config, context);
+  WebSocketConnection(Hub hub, ParleyConfig config, Context context, OutboundMemory memory, ServerWebSocket ws,
+                      long now, FrameWriter writer, Consumer<WebSocketConnection> onEnd) {
+    super(hub, config, context, memory);
     this.ws = ws;
     this.writer = writer;
     this.channel = channelOf(ws);
@@ -146,6 +147,15 @@ final class WebSocketConnection extends NativeConnection {
   @Override
   protected boolean queueFull() {
     return channel != null ? !channel.channel().isWritable() : ws.writeQueueFull();
+  }
+
+  @Override
+  protected long backlogBytes() {
+    if (channel == null) {
+      return 0;
+    }
+    io.netty.channel.ChannelOutboundBuffer out = channel.channel().unsafe().outboundBuffer();
+    return out == null ? 0 : out.totalPendingWriteBytes();
   }
 
   /** Vert.x throws on a closed socket's write queue: check this first. */

@@ -3,6 +3,7 @@ package dev.parley.transport.websocket;
 import dev.parley.ParleyNode;
 import dev.parley.core.CloseCode;
 import dev.parley.core.Hub;
+import dev.parley.transport.OutboundMemory;
 import io.vertx.core.Context;
 import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
@@ -31,6 +32,7 @@ public final class WebSocketTransport implements Handler<RoutingContext> {
   private final Hub hub;
   private final Set<WebSocketConnection> connections = new LinkedHashSet<>();
   private final FrameWriter writer = new FrameWriter();
+  private final OutboundMemory memory;
   private final long intervalNanos;
   private final long timeoutNanos;
   private final long timer;
@@ -39,6 +41,7 @@ public final class WebSocketTransport implements Handler<RoutingContext> {
     this.vertx = vertx;
     this.node = node;
     this.hub = hub;
+    this.memory = node.shared(OutboundMemory.class, () -> OutboundMemory.create(node.config().limits()));
     this.intervalNanos = node.config().heartbeat().intervalMs() * 1_000_000;
     this.timeoutNanos = node.config().heartbeat().timeoutMs() * 1_000_000;
     long tick = Math.max(5, Math.min(node.config().heartbeat().intervalMs(), node.config().heartbeat().timeoutMs()) / 4);
@@ -61,8 +64,8 @@ public final class WebSocketTransport implements Handler<RoutingContext> {
         }
         return;
       }
-      WebSocketConnection c = new WebSocketConnection(hub, node.config(), context, ar.result(), System.nanoTime(),
-        writer, this::ended);
+      WebSocketConnection c = new WebSocketConnection(hub, node.config(), context, memory, ar.result(),
+        System.nanoTime(), writer, this::ended);
       connections.add(c);
     });
   }
