@@ -195,14 +195,21 @@ def main():
         simple_ratio_table("S1: closed-loop saturation, F1 shape (deliveries/s)", res["S1"],
                            lambda r: r.get("deliveries_per_s"), "", lines=lines)
     if "M1" in res:
-        simple_ratio_table("M1: idle RSS per joined connection (KB)", res["M1"],
+        simple_ratio_table("M1: idle RSS growth per joined connection (KB)", res["M1"],
                            lambda r: r.get("server_rss_per_conn_kb"), "connections", lines=lines)
+        lines.append("Parley's Java heap is allocated and touched at start (-Xms = -Xmx, AlwaysPreTouch), so its RSS "
+                     "growth shows only native memory. The next table adds the growth of its live heap (after a full "
+                     "GC, before and with everyone connected); Socket.IO's V8 heap is already inside its RSS.\n")
+        simple_ratio_table("M1: memory per joined connection, RSS growth + live Java heap growth (KB)", res["M1"],
+                           lambda r: (r.get("server_rss_per_conn_kb") or 0) + (r.get("server_live_heap_per_conn_kb") or 0),
+                           "connections", lines=lines)
         simple_ratio_table("M1: server CPU per connect + join (us)", res["M1"],
                            lambda r: r.get("server_cpu_us_per_connect"), "connections", lines=lines)
         simple_ratio_table("M1: connects + joins per second", res["M1"],
                            lambda r: r.get("connect_joins_per_s"), "connections", lines=lines)
     if "W1" in res:
         lines.append("### W1: whole machine, unpinned (Parley -instances 2, one Node process)\n")
+        knees = {}
         for kind in ("reference", "parley"):
             best = []
             for pair in sorted({p for pt in res["W1"].values() for p in pt}):
@@ -213,6 +220,10 @@ def main():
                         b = max(b, int(point))
                 best.append(b)
             lines.append("- %s: highest offered deliveries/s with p99 <= 100 ms and no loss, per pair: %s" % (kind, best))
+            knees[kind] = best
+        ratios = [p / r for r, p in zip(knees.get("reference", []), knees.get("parley", [])) if r]
+        lines.append("- Parley / Socket.IO per pair: %s (0 means no tested load passed; a top-of-sweep value "
+                     "is a lower bound)" % fmt_range(ratios))
         lines.append("")
     gen = [r.get("gen_cpu_us_per_delivery") for sc in res.values() for pt in sc.values() for pr in pt.values()
            for r in pr.values() if r.get("gen_cpu_us_per_delivery")]

@@ -48,4 +48,5 @@ io.on("connection", (socket) => {
   });
 });
 
-httpServer.listen(port, "127.0.0.1", () => console.log(`reference socket.io server on ${port}`));
+// the same accept backlog Netty (and so Parley) uses by default: net.core.somaxconn, 4096 here, not Node's 511
+httpServer.listen({ port, host: "127.0.0.1", backlog: 4096 }, () => console.log(`reference socket.io server on ${port}`));

@@ -126,6 +126,11 @@ final class WebSocketConnection extends NativeConnection {
    * read reflectively (vertx-web 5.0.10). Null, and the plain Vert.x write path, if that ever fails.
    */
   static ChannelHandlerContext channelOf(ServerWebSocket ws) {
+    return unwrap(ws) instanceof WebSocketInternal internal ? internal.channelHandlerContext() : null;
+  }
+
+  /** Vert.x's own server WebSocket under vertx-web's wrapper (or the socket itself), see {@link #channelOf}. */
+  static ServerWebSocket unwrap(ServerWebSocket ws) {
     ServerWebSocket s = ws;
     for (int depth = 0; depth < 3 && !(s instanceof WebSocketInternal); depth++) {
       try {
@@ -134,10 +139,10 @@ final class WebSocketConnection extends NativeConnection {
         s = (ServerWebSocket) f.get(s);
       } catch (ReflectiveOperationException | RuntimeException e) {
         LOG.debug("no fast write path for {}: {}", ws.getClass().getName(), e.toString());
-        return null;
+        return ws;
       }
     }
-    return s instanceof WebSocketInternal internal ? internal.channelHandlerContext() : null;
+    return s;
   }
 
   /**

@@ -64,6 +64,7 @@ public final class WebSocketTransport implements Handler<RoutingContext> {
         }
         return;
       }
+      WriteQueues.useDirect(ctx.request().connection(), WebSocketConnection.unwrap(ar.result()));
       WebSocketConnection c = new WebSocketConnection(hub, node.config(), context, memory, ar.result(),
         System.nanoTime(), writer, this::ended);
       connections.add(c);

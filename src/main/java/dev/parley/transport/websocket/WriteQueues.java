@@ -1,0 +1,88 @@
+package dev.parley.transport.websocket;
+
+import io.vertx.core.http.HttpConnection;
+import io.vertx.core.http.ServerWebSocket;
+import io.vertx.core.internal.http.WebSocketInternal;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.lang.reflect.Constructor;
+import java.lang.reflect.Field;
+
+/**
+ * Per-connection memory: Vert.x 5.0.10 gives every connection it makes (the HTTP/1 connection that
+ * was upgraded, then the WebSocket connection) a multi-producer outbound queue whose first chunk is a
+ * 1024-slot array, about 4.9 KB each and so nearly 10 KB per WebSocket client, allocated up front and
+ * kept for the connection's life. Vert.x needs that queue only when writes may come from other threads.
+ * Parley writes to a /ws client only on the event loop that owns it (its hub's), so it swaps both for
+ * the direct queue Vert.x itself uses in its strict thread mode ({@code HttpServerOptions.setStrictThreadMode},
+ * which can not be turned on for the whole server: Engine.IO and SockJS polling answer requests of one
+ * event loop from another). The upgraded HTTP connection writes nothing after the handshake.
+ *
+ * <p>This reads Vert.x internals reflectively; if they ever change, the swap is skipped (logged once at
+ * debug level) and the connection simply keeps Vert.x's default queue.
+ */
+final class WriteQueues {
+
+  private static final Logger LOG = LoggerFactory.getLogger(WriteQueues.class);
+
+  private static final Field QUEUE;
+  private static final Field WS_CONN;
+  private static final Constructor<?> DIRECT;
+  private static final java.util.concurrent.atomic.AtomicLong SWAPPED = new java.util.concurrent.atomic.AtomicLong();
+
+  static {
+    Field queue = null;
+    Field wsConn = null;
+    Constructor<?> direct = null;
+    try {
+      Class<?> vertxConnection = Class.forName("io.vertx.core.net.impl.VertxConnection");
+      queue = vertxConnection.getDeclaredField("outboundMessageQueue");
+      queue.setAccessible(true);
+      direct = Class.forName("io.vertx.core.net.impl.VertxConnection$DirectOutboundMessageQueue")
+        .getDeclaredConstructor(vertxConnection);
+      direct.setAccessible(true);
+      wsConn = Class.forName("io.vertx.core.http.impl.WebSocketImplBase").getDeclaredField("conn");
+      wsConn.setAccessible(true);
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      LOG.debug("keeping Vert.x's outbound queues: {}", e.toString());
+      queue = null;
+    }
+    QUEUE = queue;
+    WS_CONN = wsConn;
+    DIRECT = direct;
+  }
+
+  private WriteQueues() {
+  }
+
+  /**
+   * Called on the connection's event loop right after the upgrade, before anything is written to the
+   * WebSocket: {@code upgraded} is the HTTP connection the handshake came on, {@code ws} the unwrapped socket.
+   */
+  static void useDirect(HttpConnection upgraded, ServerWebSocket ws) {
+    if (QUEUE == null || !(ws instanceof WebSocketInternal)) {
+      return;
+    }
+    try {
+      if (swap(upgraded) & swap(WS_CONN.get(ws))) {
+        SWAPPED.incrementAndGet();
+      }
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      LOG.debug("keeping Vert.x's outbound queue: {}", e.toString());
+    }
+  }
+
+  private static boolean swap(Object connection) throws ReflectiveOperationException {
+    if (connection != null && QUEUE.getDeclaringClass().isInstance(connection)) {
+      QUEUE.set(connection, DIRECT.newInstance(connection));
+      return true;
+    }
+    return false;
+  }
+
+  /** How many WebSocket clients got both queues swapped since start (a test checks it still happens). */
+  static long swapped() {
+    return SWAPPED.get();
+  }
+}
