@@ -1,5 +1,6 @@
 package dev.parley;
 
+import dev.parley.broker.Callers;
 import dev.parley.config.ParleyConfig;
 import dev.parley.core.CloseCode;
 import dev.parley.core.Hub;
@@ -45,7 +46,9 @@ public final class ParleyVerticle extends VerticleBase {
       return Future.failedFuture(e);
     }
     acquired = true;
-    return ParleyNode.acquire(vertx, config).compose(this::startOn);
+    // The node is shared by every instance: whoever completes its start, this instance carries on on its
+    // own event loop, so its server (and every connection it accepts) is on the same loop as its hub.
+    return Callers.onCaller(ParleyNode.acquire(vertx, config)).compose(this::startOn);
   }
 
   private Future<HttpServer> startOn(ParleyNode node) {
@@ -79,7 +82,7 @@ public final class ParleyVerticle extends VerticleBase {
       router.route(config.socketio().path() + "*").handler(origins);
       SocketIoTransport.mount(router, vertx, node, hub);
     }
-    return bridge.compose(r -> {
+    return Callers.onCaller(bridge).compose(r -> {
       PublishApi.mount(router, config, hub);
       WebRoutes.mount(router, node, hub);
       // A hard cap well above limits.maxFrameBytes: SockJS wraps each message in a JSON array of JSON

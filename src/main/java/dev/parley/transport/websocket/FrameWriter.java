@@ -21,7 +21,9 @@ import java.util.List;
  *       in this turn of the event loop is flushed once, after the turn's reads are handled, so a burst
  *       of events costs one system call per connection instead of one per event.</li>
  * </ul>
- * Writes go to the channel below Vert.x's WebSocket layer; Vert.x still sees the channel's writability,
+ * Writes go to the channel itself, below every handler of the pipeline (they would only pass a ready
+ * frame along; {@link WebSocketConnection#channelOf} refuses the fast path if a TLS handler is there).
+ * Vert.x still sees the channel's writability,
  * so {@code writeQueueFull()} keeps bounding each connection's queue. Confined to its event loop.
  */
 final class FrameWriter {
@@ -49,7 +51,8 @@ final class FrameWriter {
   }
 
   private void write(ChannelHandlerContext ctx, ByteBuf frame) {
-    ctx.write(frame, ctx.voidPromise());
+    // straight to the channel's outbound buffer: the handlers above would only pass a ByteBuf along
+    ctx.channel().unsafe().write(frame, ctx.voidPromise());
     if (dirty.isEmpty() || dirty.get(dirty.size() - 1) != ctx) {
       dirty.add(ctx);
     }
@@ -64,7 +67,7 @@ final class FrameWriter {
     scheduled = false;
     // a connection may be listed more than once; flushing twice is harmless and cheaper than a set
     for (ChannelHandlerContext ctx : dirty) {
-      ctx.flush();
+      ctx.channel().unsafe().flush();
     }
     dirty.clear();
     for (ByteBuf b : cached) {

@@ -104,7 +104,7 @@ final class WebSocketConnection extends NativeConnection {
 
   @Override
   protected void write(String frame) {
-    if (channel != null) {
+    if (fastPath()) {
       writer.writeText(channel, frame);
     } else {
       ws.writeTextMessage(frame);
@@ -113,11 +113,25 @@ final class WebSocketConnection extends NativeConnection {
 
   @Override
   protected void writeEvent(Envelope event) {
-    if (channel != null) {
+    if (fastPath()) {
       writer.writeEvent(channel, event);
     } else {
       ws.writeTextMessage(event.json());
     }
+  }
+
+  /**
+   * The fast path writes to the channel directly and must run on the channel's own event loop, which
+   * is the hub's. A write from anywhere else is a bug (the assertion fails the tests); in production it
+   * takes Vert.x's thread-safe path instead of corrupting the channel.
+   */
+  private boolean fastPath() {
+    if (channel == null) {
+      return false;
+    }
+    boolean inLoop = channel.executor().inEventLoop();
+    assert inLoop : "write to a /ws connection off its event loop: " + Thread.currentThread().getName();
+    return inLoop;
   }
 
   /**
@@ -126,7 +140,12 @@ final class WebSocketConnection extends NativeConnection {
    * read reflectively (vertx-web 5.0.10). Null, and the plain Vert.x write path, if that ever fails.
    */
   static ChannelHandlerContext channelOf(ServerWebSocket ws) {
-    return unwrap(ws) instanceof WebSocketInternal internal ? internal.channelHandlerContext() : null;
+    if (unwrap(ws) instanceof WebSocketInternal internal) {
+      ChannelHandlerContext ctx = internal.channelHandlerContext();
+      // the fast path writes below the pipeline's handlers: never past one that encrypts
+      return ctx.pipeline().get(io.netty.handler.ssl.SslHandler.class) == null ? ctx : null;
+    }
+    return null;
   }
 
   /** Vert.x's own server WebSocket under vertx-web's wrapper (or the socket itself), see {@link #channelOf}. */
