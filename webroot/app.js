@@ -575,7 +575,7 @@ function markFailed(room, entry, reason) {
 function renderPresence() {
   const room = state.active ? state.rooms.get(state.active) : null;
   ui.memberList.textContent = '';
-  const count = room ? room.members.size : 0;
+  const count = room ? Math.max(room.members.size, room.total || 0) : 0;
   ui.presenceCount.textContent = String(count);
   ui.membersCount.textContent = String(count);
   ui.presence.classList.toggle('stale', !!room && room.status !== 'joined');
@@ -589,6 +589,9 @@ function renderPresence() {
     item.append(avatar, el('span', 'member-name', name));
     if (me) item.append(el('span', 'you-tag', 'you'));
     ui.memberList.append(item);
+  }
+  if (room.total > room.members.size) {
+    ui.memberList.append(el('li', 'member-note', `and ${room.total - room.members.size} more`));
   }
   if (room.status !== 'joined') {
     ui.memberList.append(el('li', 'member-note', room.status === 'offline' ? 'Offline: list may be out of date' : 'Updating…'));
@@ -691,10 +694,12 @@ function onJoined({ room: id, session, name, ts }) {
   if (state.active === id) renderPresence();
 }
 
-function onPresence({ room: id, members }) {
+function onPresence({ room: id, members, total }) {
   const room = state.rooms.get(id);
   if (!room || !Array.isArray(members)) return;
   room.members = new Map(members.map((m) => [m.session, m.name]));
+  // a big room's presence lists its first members only and gives the full count
+  room.total = Number.isInteger(total) && total > members.length ? total : 0;
   if (room.rejoining) {
     // Back after a reconnect: report what changed while we were away, by name (sessions change
     // on every reconnect). Members missing now may be reconnecting themselves: give them a moment.

@@ -238,6 +238,34 @@ class ConnectionLimitsTest {
   }
 
   @Test
+  void bigRoomPresenceListsTheFirstMembersAndTheTotal(Vertx vertx, VertxTestContext ctx) {
+    // maxPresenceMembers 2: the third joiner gets two members and total 3; below the cap there is no total
+    TestServer.start(vertx, new JsonObject().put("limits", new JsonObject().put("maxPresenceMembers", 2)), 1)
+      .compose(p -> Future.all(WsClient.connect(vertx, p), WsClient.connect(vertx, p), WsClient.connect(vertx, p)))
+      .compose(all -> {
+        WsClient a = all.resultAt(0);
+        WsClient b = all.resultAt(1);
+        WsClient c = all.resultAt(2);
+        return a.join("crowd", "a").compose(v -> b.join("crowd", "b"))
+          .compose(presence -> {
+            ctx.verify(() -> {
+              assertEquals(2, presence.getJsonArray("members").size());
+              assertTrue(!presence.containsKey("total"), "a complete list has no total: " + presence);
+            });
+            return c.join("crowd", "c");
+          })
+          .map(presence -> {
+            ctx.verify(() -> {
+              assertEquals(2, presence.getJsonArray("members").size(), presence.encode());
+              assertEquals(3, presence.getInteger("total"), presence.encode());
+            });
+            return null;
+          });
+      })
+      .onComplete(ctx.succeedingThenComplete());
+  }
+
+  @Test
   void connectionsBeyondMaxAreRefused(Vertx vertx, VertxTestContext ctx) {
     JsonObject cfg = new JsonObject().put("http", new JsonObject().put("maxConnections", 2));
     TestServer.start(vertx, cfg, 1).compose(port -> Future.all(WsClient.connect(vertx, port), WsClient.connect(vertx, port))

@@ -56,7 +56,8 @@ public record ParleyConfig(
     int rateBurst,
     int maxPendingCommands,
     long outboundMemoryBytes,
-    int maxAnnouncedRoomSize) {
+    int maxAnnouncedRoomSize,
+    int maxPresenceMembers) {
     public static final int DEFAULT_MAX_FRAME_BYTES = 65_536;
     public static final int DEFAULT_MAX_TEXT_LENGTH = 4_000;
     public static final int DEFAULT_MAX_ROOMS_PER_CONNECTION = 32;
@@ -68,6 +69,8 @@ public record ParleyConfig(
     public static final long DEFAULT_OUTBOUND_MEMORY_BYTES = 0;
     /** 0 means: announce joins and leaves in rooms of any size. */
     public static final int DEFAULT_MAX_ANNOUNCED_ROOM_SIZE = 0;
+    /** 0 means: presence replies list every member. */
+    public static final int DEFAULT_MAX_PRESENCE_MEMBERS = 0;
   }
 
   /** {@code sockjs.*}: the native protocol over SockJS at {@code /sockjs}. */
@@ -168,7 +171,8 @@ public record ParleyConfig(
       l.intValue("rateBurst", LimitsConfig.DEFAULT_RATE_BURST, 1, 1_000_000),
       l.intValue("maxPendingCommands", LimitsConfig.DEFAULT_MAX_PENDING_COMMANDS, 1, 10_000),
       l.longValue("outboundMemoryBytes", LimitsConfig.DEFAULT_OUTBOUND_MEMORY_BYTES, 0, Long.MAX_VALUE),
-      l.intValue("maxAnnouncedRoomSize", LimitsConfig.DEFAULT_MAX_ANNOUNCED_ROOM_SIZE, 0, 10_000_000));
+      l.intValue("maxAnnouncedRoomSize", LimitsConfig.DEFAULT_MAX_ANNOUNCED_ROOM_SIZE, 0, 10_000_000),
+      l.intValue("maxPresenceMembers", LimitsConfig.DEFAULT_MAX_PRESENCE_MEMBERS, 0, 10_000_000));
     l.done();
     if (limits.maxTextLength() > limits.maxFrameBytes()) {
       throw new ConfigException("limits.maxTextLength (" + limits.maxTextLength()

@@ -60,11 +60,27 @@ public sealed interface ChatEvent {
     }
   }
 
-  /** Who is in the room, on every node; sent to a joiner right after its own {@code joined}. */
-  @JsonPropertyOrder({"type", "room", "members"})
-  record Presence(String room, List<Member> members) implements ChatEvent {
+  /**
+   * Who is in the room, on every node; sent to a joiner right after its own {@code joined}. With
+   * {@code limits.maxPresenceMembers} set, a bigger room lists only that many members and {@code total}
+   * gives the full count ({@code total} is absent when the list is complete).
+   */
+  @JsonPropertyOrder({"type", "room", "members", "total"})
+  record Presence(String room, List<Member> members, @JsonInclude(JsonInclude.Include.NON_NULL) Integer total)
+    implements ChatEvent {
     public Presence {
       members = List.copyOf(members);
+    }
+
+    public Presence(String room, List<Member> members) {
+      this(room, members, null);
+    }
+
+    /** The presence of {@code members}, cut to the first {@code max} of them when {@code max > 0}. */
+    public static Presence of(String room, List<Member> members, int max) {
+      return max > 0 && members.size() > max
+        ? new Presence(room, members.subList(0, max), members.size())
+        : new Presence(room, members, null);
     }
 
     @Override

@@ -80,7 +80,7 @@ public final class Hub {
       return Future.failedFuture(new ChatException(ErrorCode.BAD_REQUEST, "connection is closed"));
     }
     if (session.rooms().containsKey(room)) {
-      return presence.members(room).map(members -> new ChatEvent.Presence(room, members));
+      return presence.members(room).map(members -> ChatEvent.Presence.of(room, members, limits.maxPresenceMembers()));
     }
     if (session.rooms().size() >= limits.maxRoomsPerConnection()) {
       return Future.failedFuture(new ChatException(ErrorCode.TOO_MANY_ROOMS,
@@ -115,7 +115,7 @@ public final class Hub {
         } else {
           session.connection().deliver(new Envelope(id, joined)); // the joiner still learns it joined
         }
-        return presence.members(room).map(members -> new ChatEvent.Presence(room, members));
+        return presence.members(room).map(members -> ChatEvent.Presence.of(room, members, limits.maxPresenceMembers()));
       });
   }
 
