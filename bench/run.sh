@@ -40,7 +40,10 @@ LOG=$OUT/run.log
 log() { echo "$(date +%H:%M:%S) $*" | tee -a "$LOG" >&2; }
 
 # ---------------------------------------------------------------- prerequisites
-[ -f target/parley.jar ] || mvn -B -q package -DskipTests
+# (re)build the jar when it is missing or older than the sources
+if [ ! -f target/parley.jar ] || [ -n "$(find src/main pom.xml -newer target/parley.jar -print -quit)" ]; then
+  mvn -B -q package -DskipTests
+fi
 (cd bench/reference && npm ci --no-audit --no-fund >/dev/null)
 make -s -C bench/loadgen
 command -v gnuplot >/dev/null || { log "gnuplot missing: installing gnuplot-nox"; (apt-get install -y -q gnuplot-nox >/dev/null 2>&1 || true); }
