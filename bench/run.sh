@@ -9,9 +9,10 @@
 #   - a noise guard: a run during which other processes used more than 0.15 cores is rerun.
 #
 # Usage: bench/run.sh [full|quick] [scenario ...]
-#   full   (default) every scenario, PAIRS pairs (3), about 45 minutes
+#   full   (default) every scenario, PAIRS pairs (3), about 100 minutes
 #   quick  F1 at 50k/s and M1 at 10k connections, one pair, about 5 minutes (a smoke test)
 #   scenarios: F1 F2 F3 S1 M1 W1 (default: all)
+# Offered loads (deliveries/s) of the open-loop sweeps can be replaced: F1_LOADS, F2_LOADS, F3_LOADS, W1_LOADS.
 # Results: bench/results/<stamp>/ (one JSON per run, summary.md, plots/*.png); the newest summary is
 # also copied to docs/performance-latest.md.
 set -euo pipefail
@@ -223,7 +224,7 @@ whole_machine() {
     for kind in reference parley; do
       start_server "$kind" unpinned
       prewarm "$kind" unpinned
-      for load in 50000 100000 200000 300000; do
+      for load in ${W1_LOADS:-25000 50000 100000 200000 300000}; do
         measure W1 "$kind" unpinned "$pair" "$load" --rooms 1 --subs 1000 --pubs 2 --rate $(( load / 1000 ))
       done
       stop_server
@@ -234,9 +235,9 @@ whole_machine() {
 for s in $SCENARIOS; do
   log "scenario $s"
   case $s in
-    F1) if [ "$MODE" = quick ]; then fanout F1 1 1000 2 50000; else fanout F1 1 1000 2 25000 50000 100000 150000 200000; fi ;;
-    F2) fanout F2 1 5000 2 50000 100000 200000 ;;
-    F3) fanout F3 100 50 1 50000 100000 ;;
+    F1) if [ "$MODE" = quick ]; then fanout F1 1 1000 2 50000; else fanout F1 1 1000 2 ${F1_LOADS:-25000 50000 100000 150000 200000}; fi ;;
+    F2) fanout F2 1 5000 2 ${F2_LOADS:-10000 25000 50000 100000 200000} ;;
+    F3) fanout F3 100 50 1 ${F3_LOADS:-50000 100000} ;;
     S1) saturation ;;
     M1) idle 10000 ;;
     W1) whole_machine ;;

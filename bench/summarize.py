@@ -84,9 +84,9 @@ def sort_points(points):
 def fanout_table(name, data, lines):
     lines.append("### %s\n" % name)
     lines.append("| offered deliveries/s | Socket.IO us/delivery | Parley us/delivery | C floor us/delivery "
-                 "| CPU efficiency (SIO / Parley) | Parley / floor | p99 SIO (ms) | p99 Parley (ms) | p99 Parley / SIO "
-                 "| loss SIO / Parley |")
-    lines.append("|---|---|---|---|---|---|---|---|---|---|")
+                 "| CPU efficiency (SIO / Parley) | Parley / floor | p99 SIO (ms) | p99 Parley (ms) | p99 floor (ms) "
+                 "| p99 Parley / SIO | loss SIO / Parley |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
     for point in sort_points(data):
         pairs = data[point]
         ref = [pairs[p].get("reference") for p in pairs]
@@ -97,7 +97,7 @@ def fanout_table(name, data, lines):
         lat_ratio = [p99(b) / p99(a) for a, b in zip(ref, par) if a and b and p99(a) and p99(b)]
         floor_ratio = [cpu_per_delivery(b) / (cpu_per_delivery(f) if f and cpu_per_delivery(f) else FLOOR_US)
                        for b, f in zip(par, flo) if b and cpu_per_delivery(b)]
-        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s |" % (
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s |" % (
             point,
             fmt_range([cpu_per_delivery(r) for r in ref if r]),
             fmt_range([cpu_per_delivery(r) for r in par if r]),
@@ -106,12 +106,13 @@ def fanout_table(name, data, lines):
             fmt_range(floor_ratio),
             fmt_range([p99(r) / 1000 for r in ref if r and p99(r)], 1),
             fmt_range([p99(r) / 1000 for r in par if r and p99(r)], 1),
+            fmt_range([p99(r) / 1000 for r in flo if r and p99(r)], 1),
             fmt_range(lat_ratio),
             sum((r or {}).get("loss", 0) for r in ref), sum((r or {}).get("loss", 0) for r in par)))
     # knee per pair: highest offered load that every criterion passes
     knees = {}
     for pair in sorted({p for pt in data.values() for p in pt}):
-        for kind in ("reference", "parley"):
+        for kind in ("reference", "parley", "floor"):
             best = 0
             for point in sort_points(data):
                 r = data[point].get(pair, {}).get(kind)
@@ -121,8 +122,9 @@ def fanout_table(name, data, lines):
     ratios = [p / r for r, p in zip(knees.get("reference", []), knees.get("parley", [])) if r]
     lines.append("")
     lines.append("Open-loop knee (highest offered load with >= 99%% delivered, no loss, p99 <= 100 ms; lower bound "
-                 "when the sweep's top passes): Socket.IO %s, Parley %s, ratio %s.\n" % (
-                     knees.get("reference"), knees.get("parley"), fmt_range(ratios)))
+                 "when the sweep's top passes; 0: no tested load passed): Socket.IO %s, Parley %s, C floor %s; "
+                 "Parley / Socket.IO %s.\n" % (
+                     knees.get("reference"), knees.get("parley"), knees.get("floor"), fmt_range(ratios)))
 
 
 def simple_ratio_table(title, data, metric, label, higher_is_better=True, lines=None):
@@ -162,7 +164,7 @@ def plots(directory, res):
                         row.append("%.3f" % statistics.median(vals) if vals else "NaN")
                     f.write(" ".join(row) + "\n")
             png = os.path.join(pdir, "%s-%s.png" % (scenario, metric))
-            script = ("set terminal png size 800,500; set output '%s'; set title '%s: %s vs offered load'; "
+            script = ("set terminal png size 800,500 noenhanced; set output '%s'; set title '%s: %s vs offered load'; "
                       "set xlabel 'offered deliveries/s'; set ylabel '%s'; set key left top; set grid; "
                       "plot '%s' using 1:2 with linespoints title 'Socket.IO 4.8', "
                       "'%s' using 1:3 with linespoints title 'Parley', "
