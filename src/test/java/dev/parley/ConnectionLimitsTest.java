@@ -184,9 +184,7 @@ class ConnectionLimitsTest {
                     done.tryFail("all delivered but the stalled reader was never shed");
                   }
                 } else if (count[0] % 10 == 0) {
-                  for (int i = 0; i < 10; i++) {
-                    publisher.send(new JsonObject().put("type", "publish").put("room", "mem").put("text", text));
-                  }
+                  sendBatch(publisher, "mem", text, 10);
                 }
               } else if (frame.startsWith("{\"type\":\"left\"") && frame.contains(slow.session())) {
                 slowLeft[0] = true;
@@ -195,9 +193,7 @@ class ConnectionLimitsTest {
             fast.socket().closeHandler(x -> done.tryFail("the reader that keeps up was shed"));
             publisher.socket().textMessageHandler(frame -> { });
             publisher.socket().closeHandler(x -> done.tryFail("the publisher was shed"));
-            for (int i = 0; i < 10; i++) {
-              publisher.send(new JsonObject().put("type", "publish").put("room", "mem").put("text", text));
-            }
+            sendBatch(publisher, "mem", text, 10);
             return done.future().compose(x -> {
               slow.socket().resume();
               return slow.closed();
@@ -281,8 +277,12 @@ class ConnectionLimitsTest {
   }
 
   private static void sendBatch(WsClient publisher, String text, int n) {
+    sendBatch(publisher, "flood", text, n);
+  }
+
+  private static void sendBatch(WsClient publisher, String room, String text, int n) {
     for (int i = 0; i < n; i++) {
-      publisher.send(new JsonObject().put("type", "publish").put("room", "flood").put("text", text));
+      publisher.send(new JsonObject().put("type", "publish").put("room", room).put("text", text));
     }
   }
 
