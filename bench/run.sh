@@ -11,8 +11,9 @@
 # Usage: bench/run.sh [full|quick] [scenario ...]
 #   full   (default) every scenario, PAIRS pairs (3), about 100 minutes
 #   quick  F1 at 50k/s and M1 at 10k connections, one pair, about 5 minutes (a smoke test)
-#   scenarios: F1 F2 F3 S1 M1 W1 (default: all)
-# Offered loads (deliveries/s) of the open-loop sweeps can be replaced: F1_LOADS, F2_LOADS, F3_LOADS, W1_LOADS.
+#   scenarios: F1 F2 F3 S1 M1 W1 C1 (default: all)
+# Offered loads (deliveries/s) of the open-loop sweeps can be replaced: F1_LOADS, F2_LOADS, F3_LOADS, W1_LOADS;
+# C1's base load, churn rates (operations/s) and churn connections: C1_LOAD, C1_CHURN, C1_CONNS.
 # Results: bench/results/<stamp>/ (one JSON per run, summary.md, plots/*.png); the newest summary is
 # also copied to docs/performance-latest.md.
 set -euo pipefail
@@ -21,7 +22,7 @@ ROOT=$(pwd)
 
 MODE=${1:-full}
 shift || true
-SCENARIOS=${*:-"F1 F2 F3 S1 M1 W1"}
+SCENARIOS=${*:-"F1 F2 F3 S1 M1 W1 C1"}
 PAIRS=${PAIRS:-3}
 PREWARM_S=${PREWARM_S:-30}
 WARMUP_S=${WARMUP_S:-5}
@@ -134,10 +135,11 @@ measure() {
   done
 }
 
+# prewarm <kind> <pin> [loadgen args]: F1 at 50k deliveries/s for PREWARM_S (plus what the scenario adds, e.g. churn)
 prewarm() {
-  local kind=$1 pin=$2
+  local kind=$1 pin=$2; shift 2
   gen "$kind" "$pin" "$OUT/prewarm-$kind.json" --rooms 1 --subs 1000 --pubs 2 --rate 50 --warmup 0 --duration "$PREWARM_S" \
-    --label prewarm || true
+    --label prewarm "$@" || true
 }
 
 # ---------------------------------------------------------------- scenarios
@@ -219,6 +221,24 @@ PY
   done
 }
 
+# C1: F1's room at C1_LOAD deliveries/s (25k: Socket.IO's F1 knee) while C1_CONNS extra connections join and
+# leave that room at each rate of C1_CHURN operations/s (0: the baseline of the same pair)
+churn() {
+  local load=${C1_LOAD:-25000}
+  for pair in $(seq 1 "$PAIRS"); do
+    for kind in reference parley; do
+      start_server "$kind" pinned
+      prewarm "$kind" pinned --churn 1000 --churn-conns "${C1_CONNS:-200}"
+      for j in ${C1_CHURN:-0 500 2000}; do
+        local extra=()
+        [ "$j" -gt 0 ] && extra=(--churn "$j" --churn-conns "${C1_CONNS:-200}")
+        measure C1 "$kind" pinned "$pair" "$j" --rooms 1 --subs 1000 --pubs 2 --rate $(( load / 1000 )) "${extra[@]}"
+      done
+      stop_server
+    done
+  done
+}
+
 whole_machine() {
   for pair in $(seq 1 "$PAIRS"); do
     for kind in reference parley; do
@@ -241,6 +261,7 @@ for s in $SCENARIOS; do
     S1) saturation ;;
     M1) idle 10000 ;;
     W1) whole_machine ;;
+    C1) churn ;;
     *) log "unknown scenario $s" ;;
   esac
 done

@@ -140,6 +140,58 @@ def simple_ratio_table(title, data, metric, label, higher_is_better=True, lines=
     lines.append("")
 
 
+def churn_table(data, lines):
+    """C1: what join/leave churn costs beside a steady fan-out, each churn rate against the same pair's churn 0."""
+    lines.append("### C1: join/leave churn during F1 (1 room x 1000 subscribers, 2 publishers)\n")
+    lines.append("| churn ops/s offered | acked ops/s SIO / Parley | skipped (ack pending) SIO / Parley "
+                 "| server cores SIO | server cores Parley | cores SIO / Parley | CPU per churn op SIO (us) "
+                 "| CPU per churn op Parley (us) | p99 SIO (ms) | p99 Parley (ms) | loss SIO / Parley |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
+
+    def cores(r):
+        return r.get("server_cpu_util") if r else None
+
+    def per_s(r, field):
+        c = (r or {}).get("churn") or {}
+        return c.get(field, 0) / r["duration_s"] if r and r.get("duration_s") else 0.0
+
+    def acked(r):
+        return per_s(r, "acked_in_window")
+
+    def op_cost_us(r, base):
+        # the churners also receive the room's messages while joined: those deliveries are charged at the
+        # baseline's CPU per delivery, the rest of the increase is the joins and leaves themselves
+        deliveries = (r.get("deliveries_per_s") or 0) + per_s(r, "deliveries_in_window")
+        return (cores(r) - cpu_per_delivery(base) * deliveries / 1e6) * 1e6 / acked(r)
+
+    for point in sort_points(data):
+        pairs = data[point]
+        row = {}
+        for kind in ("reference", "parley"):
+            runs = [(pairs[p].get(kind), data.get("0", {}).get(p, {}).get(kind)) for p in pairs]
+            per_op = [op_cost_us(r, b) for r, b in runs
+                      if r and b and acked(r) and cores(r) is not None and cpu_per_delivery(b)]
+            row[kind] = dict(
+                acked=fmt_range([acked(r) for r, _ in runs if r], 0),
+                skipped=sum(((r or {}).get("churn") or {}).get("busy_skipped", 0) for r, _ in runs),
+                cores=fmt_range([cores(r) for r, _ in runs if r and cores(r) is not None]),
+                per_op=fmt_range(per_op, 0) if point != "0" else "-",
+                p99=fmt_range([p99(r) / 1000 for r, _ in runs if r and p99(r)], 1),
+                loss=sum((r or {}).get("loss", 0) for r, _ in runs))
+        ratio = [cores(pairs[p]["reference"]) / cores(pairs[p]["parley"]) for p in pairs
+                 if pairs[p].get("reference") and pairs[p].get("parley") and cores(pairs[p]["parley"])]
+        ref, par = row["reference"], row["parley"]
+        lines.append("| %s | %s / %s | %s / %s | %s | %s | %s | %s | %s | %s | %s | %s / %s |" % (
+            point, ref["acked"], par["acked"], ref["skipped"], par["skipped"], ref["cores"], par["cores"],
+            fmt_range(ratio), ref["per_op"], par["per_op"], ref["p99"], par["p99"], ref["loss"], par["loss"]))
+    lines.append("")
+    lines.append("Server cores over the measured window. CPU per churn op = (cores at this churn rate - the CPU its "
+                 "deliveries, the churners' included, cost at the same pair's churn-0 CPU per delivery) / acknowledged "
+                 "joins and leaves per second. The room has more than "
+                 "1000 members while churners are in it, so (limits.maxAnnouncedRoomSize 1000, the same rule in "
+                 "the reference server) joins and leaves are acknowledged, with presence, but not announced.\n")
+
+
 def plots(directory, res):
     gnuplot = shutil.which("gnuplot")
     if not gnuplot:
@@ -209,6 +261,8 @@ def main():
                            lambda r: r.get("server_cpu_us_per_connect"), "connections", lines=lines)
         simple_ratio_table("M1: connects + joins per second", res["M1"],
                            lambda r: r.get("connect_joins_per_s"), "connections", lines=lines)
+    if "C1" in res:
+        churn_table(res["C1"], lines)
     if "W1" in res:
         lines.append("### W1: whole machine, unpinned (Parley -instances 2, one Node process)\n")
         knees = {}

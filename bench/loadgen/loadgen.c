@@ -4,7 +4,8 @@
  * Speaks two chat protocols over plain ws:// text frames:
  *   --proto parley    Parley's native JSON protocol (welcome / join+ack / publish / message)
  *   --proto socketio  Engine.IO v4 + Socket.IO v5 over WebSocket
- *                     (0{...} / 40 / 420["join",...] / 430[...] / 42["message",...], pings 2 -> 3)
+ *                     (0{...} / 40 / 420["join",...] / 430[...] / 42["message",...], pings 2 -> 3;
+ *                     churn: 421["leave",...] / 431[...])
  *
  * Design
  * ------
@@ -173,8 +174,8 @@ static const char *const FRAME_NAMES[F_COUNT] = {
 static struct {
     uint64_t published_total, published_window, delivered, rx_in_window, frames_in_window;
     uint64_t foreign, misrouted, out_of_order, late_sends, send_skipped, max_lag_ns;
-    uint64_t churn_deliveries, churn_ops, churn_joins, churn_leaves, churn_reconnects, churn_busy,
-        churn_refused;
+    uint64_t churn_deliveries, churn_ops, churn_joins, churn_leaves, churn_busy, churn_refused,
+        churn_acked_in_window, churn_deliveries_in_window;
     uint64_t frames[F_COUNT];
     uint64_t ws_pings, eio_pings, disconnects;
     uint64_t recvs_in_window, wakeups_in_window;
@@ -594,6 +595,14 @@ static void conn_lost(struct conn *c, const char *why)
     c->state = S_CLOSED;
 }
 
+/* A churner's join or leave was acknowledged. */
+static void churn_acked(uint64_t *counter)
+{
+    *counter += 1;
+    if (G.phase == PH_MEASURE)
+        S.churn_acked_in_window++;
+}
+
 /* Marks a connection as set up (joined; or open, for parley churn connections). */
 static void conn_ready(struct conn *c)
 {
@@ -620,15 +629,19 @@ static void send_join(struct conn *c)
 static void send_leave(struct conn *c)
 {
     char b[160];
-    int n = snprintf(b, sizeof b, "{\"type\":\"leave\",\"room\":\"%s\",\"ref\":\"l\"}", G.room_name[c->room]);
+    int n;
+    if (O.proto == PROTO_PARLEY)
+        n = snprintf(b, sizeof b, "{\"type\":\"leave\",\"room\":\"%s\",\"ref\":\"l\"}", G.room_name[c->room]);
+    else
+        n = snprintf(b, sizeof b, "421[\"leave\",{\"room\":\"%s\"}]", G.room_name[c->room]);
     ws_send_text(c, b, (size_t)n);
     c->state = S_LEAVING;
 }
 
-/* The chat protocol is open (parley welcome, Socket.IO connect): join, unless a parley churner. */
+/* The chat protocol is open (parley welcome, Socket.IO connect): join, unless a churner. */
 static void conn_on_open(struct conn *c)
 {
-    if (c->kind == K_CHURN && O.proto == PROTO_PARLEY) {
+    if (c->kind == K_CHURN) {
         c->state = S_OPEN;
         conn_ready(c);
         return;
@@ -639,8 +652,8 @@ static void conn_on_open(struct conn *c)
 static void conn_on_joined(struct conn *c)
 {
     c->state = S_JOINED;
-    if (c->kind == K_CHURN && c->ready_counted)
-        *(O.proto == PROTO_SIO ? &S.churn_reconnects : &S.churn_joins) += 1;
+    if (c->kind == K_CHURN)
+        churn_acked(&S.churn_joins);
     conn_ready(c);
 }
 
@@ -808,29 +821,19 @@ static void closed_loop_on_own(struct conn *c)
 }
 
 /* ------------------------------------------------------------------------------------------------ */
-/* Churn: extra connections that join and leave (parley) or reconnect and join (socketio)           */
+/* Churn: extra connections, open from the start, that join and leave a room in turn                 */
 /* ------------------------------------------------------------------------------------------------ */
 
 static void churn_op(struct conn *c, uint64_t k)
 {
-    if (O.proto == PROTO_PARLEY) {
-        if (c->state == S_OPEN) {
-            c->room = (uint32_t)(k % O.rooms);
-            send_join(c);
-        } else if (c->state == S_JOINED) {
-            send_leave(c);
-        } else {
-            S.churn_busy++;
-            return;
-        }
-    } else {
-        if (c->state != S_JOINED) {
-            S.churn_busy++;
-            return;
-        }
-        conn_close_fd(c);
+    if (c->state == S_OPEN) {
         c->room = (uint32_t)(k % O.rooms);
-        conn_open(c);
+        send_join(c);
+    } else if (c->state == S_JOINED) {
+        send_leave(c);
+    } else {                                    /* its last join or leave is not acknowledged yet */
+        S.churn_busy++;
+        return;
     }
     S.churn_ops++;
 }
@@ -867,6 +870,8 @@ static void on_delivery(struct conn *c, const char *f, size_t n, uint64_t now)
     }
     if (c->kind == K_CHURN) {
         S.churn_deliveries++;
+        if (now >= G.t_meas && now < G.t_end)
+            S.churn_deliveries_in_window++;
         return;
     }
     if (pub % O.rooms != c->room) {
@@ -896,7 +901,7 @@ static void parley_on_ack(struct conn *c, const char *f, size_t n)
     } else if (memmem(f, n, "\"ref\":\"l\"", 9)) {
         if (c->state == S_LEAVING) {
             c->state = S_OPEN;
-            S.churn_leaves++;
+            churn_acked(&S.churn_leaves);
         }
     }
 }
@@ -975,13 +980,25 @@ static void sio_on_event(const char *p, size_t n)
         S.frames[F_OTHER]++;
 }
 
-/* Socket.IO ACK packet: 3<id>[...]; id 0 answers our join. */
+/* Socket.IO ACK packet: 3<id>[...]; id 0 answers our join, id 1 a churner's leave. */
 static void sio_on_ack(struct conn *c, const char *p, size_t n)
 {
     S.frames[F_ACK]++;
     const char *q = p, *end = p + n;
     uint64_t id;
-    if (!parse_u64(&q, end, &id) || id != 0 || c->state != S_JOINING)
+    if (!parse_u64(&q, end, &id))
+        return;
+    if (id == 1 && c->state == S_LEAVING) {
+        c->state = S_OPEN;
+        if (memmem(q, (size_t)(end - q), "{\"error\"", 8)) {
+            errors_add_frame(q, (size_t)(end - q));
+            S.churn_refused++;
+        } else {
+            churn_acked(&S.churn_leaves);
+        }
+        return;
+    }
+    if (id != 0 || c->state != S_JOINING)
         return;
     if (memmem(q, (size_t)(end - q), "{\"error\"", 8)) {
         S.frames[F_ERROR]++;
@@ -1727,9 +1744,10 @@ static void write_json(FILE *f, const struct results *r)
     fprintf(f, "  \"idle\": %s,\n", O.mode == MODE_IDLE ? "true" : "false");
     write_json_server(f, r);
     fprintf(f, "  \"churn\": {\"rate\": %.1f, \"conns\": %u, \"ops\": %lu, \"joins\": %lu, \"leaves\": %lu, "
-               "\"reconnects\": %lu, \"busy_skipped\": %lu, \"refused\": %lu, \"deliveries\": %lu}\n}\n",
-            O.churn, G.n_churn, S.churn_ops, S.churn_joins, S.churn_leaves, S.churn_reconnects, S.churn_busy,
-            S.churn_refused, S.churn_deliveries);
+               "\"acked_in_window\": %lu, \"busy_skipped\": %lu, \"refused\": %lu, \"deliveries\": %lu, "
+               "\"deliveries_in_window\": %lu}\n}\n",
+            O.churn, G.n_churn, S.churn_ops, S.churn_joins, S.churn_leaves, S.churn_acked_in_window, S.churn_busy,
+            S.churn_refused, S.churn_deliveries, S.churn_deliveries_in_window);
 }
 
 static void print_summary(const struct results *r)
@@ -1799,7 +1817,7 @@ static void usage(FILE *f)
           "  --payload B         publish text bytes (100)\n"
           "  --connect-rate C    new connections/s during setup (2000)\n"
           "  --max-pending N     connections being set up at once (1000)\n"
-          "  --churn J           extra join/leave (socketio: reconnect+join) operations/s\n"
+          "  --churn J           extra join/leave operations/s (churners alternate join and leave)\n"
           "  --churn-conns N     connections used for churn (default: J, at most 1000)\n"
           "  --room-prefix S     room names are <S><index> (lg)\n"
           "  --late-us U         a send more than U us behind schedule is late (1000)\n"

@@ -1,8 +1,8 @@
 // Reference chat server for the benchmark: a plain Socket.IO 4.8 application, one Node process,
-// with the same chat semantics as Parley's native protocol (rooms, join, publish to the room,
+// with the same chat semantics as Parley's native protocol (rooms, join, leave, publish to the room,
 // the sender included). Usage: node server.js <port>
-// Like Parley's benchmark configuration (limits.maxAnnouncedRoomSize 1000), joins are announced to the
-// room only while it has at most 1000 members: announcing every join to a 5000-member room costs
+// Like Parley's benchmark configuration (limits.maxAnnouncedRoomSize 1000), joins and leaves are announced
+// to the room only while it has at most 1000 members: announcing every join to a 5000-member room costs
 // 12.5 million frames before the measurement starts.
 import { createServer } from "node:http";
 import { Server } from "socket.io";
@@ -35,6 +35,19 @@ io.on("connection", (socket) => {
       socket.emit("joined", joined);
     }
     if (typeof ack === "function") ack({ type: "presence", room: data.room });
+  });
+  socket.on("leave", (data, ack) => {
+    const name = data && names.get(data.room);
+    if (name === undefined) {
+      if (typeof ack === "function") ack({ error: { code: "not_joined" } });
+      return;
+    }
+    socket.leave(data.room);
+    names.delete(data.room);
+    if ((io.sockets.adapter.rooms.get(data.room)?.size ?? 0) <= MAX_ANNOUNCED_ROOM_SIZE) {
+      io.to(data.room).emit("left", { type: "left", room: data.room, session: socket.id, name, ts: Date.now() });
+    }
+    if (typeof ack === "function") ack({ type: "left", room: data.room });
   });
   socket.on("publish", (data, ack) => {
     const name = data && names.get(data.room);
