@@ -53,6 +53,8 @@ def one(path):
     if r.get("idle"):
         extra = " rss/conn %.1f KB, connects %.0f/s, cpu/connect+join %.0f us" % (
             (r.get("server_rss_per_conn_kb") or 0), r.get("connect_joins_per_s") or 0, r.get("server_cpu_us_per_connect") or 0)
+    if r.get("server_jit_cpu_s"):
+        extra += ", server JIT %.2f of %.2f s" % (r["server_jit_cpu_s"], r.get("server_cpu_s") or 0)
     return ("%.0f deliveries/s, server %.2f us/delivery, gen %.2f us/delivery, p50 %s p99 %s max %s us, loss %s, "
             "other cores %.2f%s" % (r.get("deliveries_per_s") or 0, cpu_per_delivery(r) or 0,
                                    r.get("gen_cpu_us_per_delivery") or 0, lat.get("p50"), lat.get("p99"), lat.get("max"),
@@ -125,6 +127,15 @@ def fanout_table(name, data, lines):
                  "when the sweep's top passes; 0: no tested load passed): Socket.IO %s, Parley %s, C floor %s; "
                  "Parley / Socket.IO %s.\n" % (
                      knees.get("reference"), knees.get("parley"), knees.get("floor"), fmt_range(ratios)))
+    shares = []
+    for point in sort_points(data):
+        runs = [data[point][p].get("parley") for p in data[point]]
+        vals = [100 * r["server_jit_cpu_s"] / r["server_cpu_s"] for r in runs
+                if r and r.get("server_cpu_s") and "server_jit_cpu_s" in r]
+        if vals:
+            shares.append("%s: %s%%" % (point, fmt_range(vals, 0)))
+    if shares:
+        lines.append("Share of Parley's CPU in the window used by its JIT compiler threads: %s.\n" % "; ".join(shares))
 
 
 def simple_ratio_table(title, data, metric, label, higher_is_better=True, lines=None):

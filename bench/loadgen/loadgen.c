@@ -46,6 +46,7 @@
  * publisher j is in room j % rooms. Churn connections (--churn) come after the members.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
@@ -136,8 +137,17 @@ struct conn {
 enum phase { PH_SETUP, PH_WARMUP, PH_MEASURE, PH_DRAIN, PH_HOLD, PH_DONE };
 
 /* CPU (clock ticks) of the server, the generator and the machine, and the server's RSS, at one time. */
+/* CPU ticks of the server's JIT compiler threads (HotSpot names them "C1/C2 CompilerThreadN"; they come and go) */
+#define MAX_JIT_THREADS 64
+struct jit_sample {
+    int n;
+    int tid[MAX_JIT_THREADS];
+    uint64_t ticks[MAX_JIT_THREADS];
+};
+
 struct proc_sample {
     uint64_t t, server_ticks, gen_ticks, busy_ticks, server_rss_kb;
+    struct jit_sample jit;
 };
 
 static struct {
@@ -1338,6 +1348,49 @@ static uint64_t machine_busy_ticks(void)
     return n == 7 ? v[0] + v[1] + v[2] + v[5] + v[6] : 0;
 }
 
+static void jit_sample_now(int pid, struct jit_sample *j)
+{
+    char path[64];
+    j->n = 0;
+    snprintf(path, sizeof path, "/proc/%d/task", pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) && j->n < MAX_JIT_THREADS) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        char comm_path[320], comm[32] = "";
+        snprintf(comm_path, sizeof comm_path, "/proc/%d/task/%s/comm", pid, e->d_name);
+        FILE *f = fopen(comm_path, "r");
+        if (!f)
+            continue;
+        if (!fgets(comm, sizeof comm, f))
+            comm[0] = 0;
+        fclose(f);
+        if (strncmp(comm, "C1 CompilerThre", 15) && strncmp(comm, "C2 CompilerThre", 15))
+            continue;
+        snprintf(comm_path, sizeof comm_path, "/proc/%d/task/%s/stat", pid, e->d_name);
+        j->tid[j->n] = atoi(e->d_name);
+        j->ticks[j->n++] = proc_cpu_ticks(comm_path);
+    }
+    closedir(d);
+}
+
+/* JIT compiler ticks between two samples: threads born in between count in full; one that exited is lost. */
+static uint64_t jit_ticks_between(const struct jit_sample *a, const struct jit_sample *b)
+{
+    uint64_t sum = 0;
+    for (int i = 0; i < b->n; i++) {
+        uint64_t before = 0;
+        for (int k = 0; k < a->n; k++)
+            if (a->tid[k] == b->tid[i])
+                before = a->ticks[k];
+        sum += b->ticks[i] > before ? b->ticks[i] - before : 0;
+    }
+    return sum;
+}
+
 static struct proc_sample proc_sample_now(void)
 {
     struct proc_sample s = { .t = now_ns(), .gen_ticks = proc_cpu_ticks("/proc/self/stat"),
@@ -1347,6 +1400,7 @@ static struct proc_sample proc_sample_now(void)
         snprintf(path, sizeof path, "/proc/%d/stat", O.server_pid);
         s.server_ticks = proc_cpu_ticks(path);
         s.server_rss_kb = proc_rss_kb(O.server_pid);
+        jit_sample_now(O.server_pid, &s.jit);
     }
     return s;
 }
@@ -1600,7 +1654,7 @@ static double tv_s(struct timeval tv) { return (double)tv.tv_sec + (double)tv.tv
 struct results {
     double window_s, cpu_user, cpu_sys, cpu, cpu_us_per_delivery, deliveries_per_s, published_per_s;
     double connect_join_s, connect_s, connects_per_s, connect_joins_per_s;
-    double server_cpu, server_cpu_us_per_delivery, server_cpu_setup, server_cpu_us_per_connect, other_cores;
+    double server_cpu, server_jit_cpu, server_cpu_us_per_delivery, server_cpu_setup, server_cpu_us_per_connect, other_cores;
     double server_rss_per_conn_kb;
     uint64_t expected, loss, inflight;
     double p50, p90, p99, p999, max, min, mean;
@@ -1613,6 +1667,7 @@ static void compute_server_results(struct results *r)
     const struct proc_sample *a = &G.ps_start, *b = &G.ps_end;
     double win = b->t > a->t ? secs(b->t - a->t) : 0;
     r->server_cpu = (double)(b->server_ticks - a->server_ticks) / tck;
+    r->server_jit_cpu = (double)jit_ticks_between(&a->jit, &b->jit) / tck;
     r->server_cpu_us_per_delivery = S.rx_in_window ? r->server_cpu * 1e6 / (double)S.rx_in_window : 0;
     r->server_cpu_setup = (double)(G.ps_ready.server_ticks - G.ps_setup.server_ticks) / tck;
     r->server_cpu_us_per_connect = G.n_conns ? r->server_cpu_setup * 1e6 / G.n_conns : 0;
@@ -1679,6 +1734,7 @@ static void write_json_server(FILE *f, const struct results *r)
     }
     fprintf(f, "  \"server_pid\": %d,\n  \"server_cpu_s\": %.3f,\n  \"server_cpu_util\": %.4f,\n", O.server_pid,
             r->server_cpu, r->window_s > 0 ? r->server_cpu / r->window_s : 0);
+    fprintf(f, "  \"server_jit_cpu_s\": %.3f,\n", r->server_jit_cpu);
     fprintf(f, "  \"server_cpu_us_per_delivery\": %.4f,\n  \"server_cpu_setup_s\": %.3f,\n",
             r->server_cpu_us_per_delivery, r->server_cpu_setup);
     fprintf(f, "  \"server_cpu_us_per_connect\": %.1f,\n  \"other_cores\": %.4f,\n", r->server_cpu_us_per_connect,
