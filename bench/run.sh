@@ -142,6 +142,14 @@ prewarm() {
     --label prewarm "$@" || true
 }
 
+# settle <kind> <pin> <loadgen args>: one unmeasured 10 s cycle in the scenario's own shape. The first time a
+# server's connections close and new ones open after the prewarm, HotSpot deoptimizes the hot fan-out path
+# and C2 compiles it again (30% of Parley's CPU in the first F1 point); this puts that in no measured point.
+settle() {
+  local kind=$1 pin=$2; shift 2
+  gen "$kind" "$pin" "$OUT/settle-$kind.json" --warmup 0 --duration 10 --label settle "$@" || true
+}
+
 # ---------------------------------------------------------------- scenarios
 # F1/F2/F3: open loop, CPU per delivery and latency per offered load; rate = deliveries/s / members
 fanout() {
@@ -150,7 +158,10 @@ fanout() {
   for pair in $(seq 1 "$PAIRS"); do
     for kind in reference parley floor; do
       start_server "$kind" pinned
-      [ "$kind" = floor ] || prewarm "$kind" pinned
+      if [ "$kind" != floor ]; then
+        prewarm "$kind" pinned
+        settle "$kind" pinned --rooms "$rooms" --subs "$subs" --pubs "$pubs" --rate $(( loads[0] / subs ))
+      fi
       for load in "${loads[@]}"; do
         local rate=$(( load / subs ))
         measure "$scenario" "$kind" pinned "$pair" "$load" --rooms "$rooms" --subs "$subs" --pubs "$pubs" --rate "$rate"
