@@ -236,16 +236,16 @@ PY
 # C1: F1's room at C1_LOAD deliveries/s (25k: Socket.IO's F1 knee) while C1_CONNS extra connections join and
 # leave that room at each rate of C1_CHURN operations/s (0: the baseline of the same pair)
 churn() {
-  local load=${C1_LOAD:-25000}
+  local conns=${C1_CONNS:-200} shape=(--rooms 1 --subs 1000 --pubs 2 --rate $(( ${C1_LOAD:-25000} / 1000 )))
   for pair in $(seq 1 "$PAIRS"); do
     for kind in reference parley; do
       start_server "$kind" pinned
-      prewarm "$kind" pinned --churn 1000 --churn-conns "${C1_CONNS:-200}"
-      settle "$kind" pinned --rooms 1 --subs 1000 --pubs 2 --rate $(( load / 1000 ))
+      prewarm "$kind" pinned --churn 1000 --churn-conns "$conns"
+      settle "$kind" pinned "${shape[@]}"
       for j in ${C1_CHURN:-0 500 2000}; do
         local extra=()
-        [ "$j" -gt 0 ] && extra=(--churn "$j" --churn-conns "${C1_CONNS:-200}")
-        measure C1 "$kind" pinned "$pair" "$j" --rooms 1 --subs 1000 --pubs 2 --rate $(( load / 1000 )) "${extra[@]}"
+        [ "$j" -gt 0 ] && extra=(--churn "$j" --churn-conns "$conns")
+        measure C1 "$kind" pinned "$pair" "$j" "${shape[@]}" "${extra[@]}"
       done
       stop_server
     done

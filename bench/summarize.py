@@ -83,6 +83,17 @@ def sort_points(points):
     return sorted(points, key=lambda p: (not p.isdigit(), int(p) if p.isdigit() else p))
 
 
+def knees(data, kinds):
+    """Per kind, per pair: the highest offered load (a numeric point) that passes every knee criterion, 0 if none."""
+    out = {}
+    for pair in sorted({p for pt in data.values() for p in pt}):
+        for kind in kinds:
+            passing = [int(point) for point in data
+                       if point.isdigit() and ok_at_load(data[point].get(pair, {}).get(kind))]
+            out.setdefault(kind, []).append(max(passing, default=0))
+    return out
+
+
 def fanout_table(name, data, lines):
     lines.append("### %s\n" % name)
     lines.append("| offered deliveries/s | Socket.IO us/delivery | Parley us/delivery | C floor us/delivery "
@@ -111,22 +122,13 @@ def fanout_table(name, data, lines):
             fmt_range([p99(r) / 1000 for r in flo if r and p99(r)], 1),
             fmt_range(lat_ratio),
             sum((r or {}).get("loss", 0) for r in ref), sum((r or {}).get("loss", 0) for r in par)))
-    # knee per pair: highest offered load that every criterion passes
-    knees = {}
-    for pair in sorted({p for pt in data.values() for p in pt}):
-        for kind in ("reference", "parley", "floor"):
-            best = 0
-            for point in sort_points(data):
-                r = data[point].get(pair, {}).get(kind)
-                if point.isdigit() and ok_at_load(r):
-                    best = max(best, int(point))
-            knees.setdefault(kind, []).append(best)
-    ratios = [p / r for r, p in zip(knees.get("reference", []), knees.get("parley", [])) if r]
+    kn = knees(data, ("reference", "parley", "floor"))
+    ratios = [p / r for r, p in zip(kn["reference"], kn["parley"]) if r]
     lines.append("")
     lines.append("Open-loop knee (highest offered load with >= 99%% delivered, no loss, p99 <= 100 ms; lower bound "
                  "when the sweep's top passes; 0: no tested load passed): Socket.IO %s, Parley %s, C floor %s; "
                  "Parley / Socket.IO %s.\n" % (
-                     knees.get("reference"), knees.get("parley"), knees.get("floor"), fmt_range(ratios)))
+                     kn["reference"], kn["parley"], kn["floor"], fmt_range(ratios)))
     shares = []
     for point in sort_points(data):
         runs = [data[point][p].get("parley") for p in data[point]]
@@ -276,19 +278,10 @@ def main():
         churn_table(res["C1"], lines)
     if "W1" in res:
         lines.append("### W1: whole machine, unpinned (Parley -instances 2, one Node process)\n")
-        knees = {}
+        kn = knees(res["W1"], ("reference", "parley"))
         for kind in ("reference", "parley"):
-            best = []
-            for pair in sorted({p for pt in res["W1"].values() for p in pt}):
-                b = 0
-                for point in sort_points(res["W1"]):
-                    r = res["W1"][point].get(pair, {}).get(kind)
-                    if ok_at_load(r):
-                        b = max(b, int(point))
-                best.append(b)
-            lines.append("- %s: highest offered deliveries/s with p99 <= 100 ms and no loss, per pair: %s" % (kind, best))
-            knees[kind] = best
-        ratios = [p / r for r, p in zip(knees.get("reference", []), knees.get("parley", [])) if r]
+            lines.append("- %s: highest offered deliveries/s with p99 <= 100 ms and no loss, per pair: %s" % (kind, kn[kind]))
+        ratios = [p / r for r, p in zip(kn["reference"], kn["parley"]) if r]
         lines.append("- Parley / Socket.IO per pair: %s (0 means no tested load passed; a top-of-sweep value "
                      "is a lower bound)" % fmt_range(ratios))
         lines.append("")
