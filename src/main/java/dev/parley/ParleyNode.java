@@ -146,21 +146,36 @@ public final class ParleyNode {
     return id + "." + hubSeq.incrementAndGet();
   }
 
-  /** Counts a new connection if the node is below {@code http.maxConnections}. */
-  public boolean tryAdmit() {
+  /**
+   * The one admission path of every transport: counts a new connection if the node is below
+   * {@code http.maxConnections} and returns its ticket, or null when the node is full. The connection
+   * releases the ticket when it ends, however it ends; releasing twice counts once.
+   */
+  public Ticket admit() {
     while (true) {
       int n = connections.get();
       if (n >= config.http().maxConnections()) {
-        return false;
+        return null;
       }
       if (connections.compareAndSet(n, n + 1)) {
-        return true;
+        return new Ticket();
       }
     }
   }
 
-  public void connectionEnded() {
-    connections.decrementAndGet();
+  /** One admitted connection's place in {@code http.maxConnections}. */
+  public final class Ticket {
+    private final java.util.concurrent.atomic.AtomicBoolean released = new java.util.concurrent.atomic.AtomicBoolean();
+
+    private Ticket() {
+    }
+
+    /** Gives the place back; idempotent. */
+    public void release() {
+      if (released.compareAndSet(false, true)) {
+        connections.decrementAndGet();
+      }
+    }
   }
 
   public int connections() {

@@ -57,7 +57,9 @@ public record ParleyConfig(
     int maxPendingCommands,
     long outboundMemoryBytes,
     int maxAnnouncedRoomSize,
-    int maxPresenceMembers) {
+    int maxPresenceMembers,
+    long maxUnfinishedMs,
+    long inboundMemoryBytes) {
     public static final int DEFAULT_MAX_FRAME_BYTES = 65_536;
     public static final int DEFAULT_MAX_TEXT_LENGTH = 4_000;
     public static final int DEFAULT_MAX_ROOMS_PER_CONNECTION = 32;
@@ -71,6 +73,10 @@ public record ParleyConfig(
     public static final int DEFAULT_MAX_ANNOUNCED_ROOM_SIZE = 0;
     /** 0 means: presence replies list every member. */
     public static final int DEFAULT_MAX_PRESENCE_MEMBERS = 0;
+    /** How long an inbound message may stay unfinished (a Socket.IO packet waiting for its attachments). */
+    public static final long DEFAULT_MAX_UNFINISHED_MS = 10_000;
+    /** 0 means: a quarter of the JVM's maximum heap. */
+    public static final long DEFAULT_INBOUND_MEMORY_BYTES = 0;
   }
 
   /** {@code sockjs.*}: the native protocol over SockJS at {@code /sockjs}. */
@@ -172,7 +178,9 @@ public record ParleyConfig(
       l.intValue("maxPendingCommands", LimitsConfig.DEFAULT_MAX_PENDING_COMMANDS, 1, 10_000),
       l.longValue("outboundMemoryBytes", LimitsConfig.DEFAULT_OUTBOUND_MEMORY_BYTES, 0, Long.MAX_VALUE),
       l.intValue("maxAnnouncedRoomSize", LimitsConfig.DEFAULT_MAX_ANNOUNCED_ROOM_SIZE, 0, 10_000_000),
-      l.intValue("maxPresenceMembers", LimitsConfig.DEFAULT_MAX_PRESENCE_MEMBERS, 0, 10_000_000));
+      l.intValue("maxPresenceMembers", LimitsConfig.DEFAULT_MAX_PRESENCE_MEMBERS, 0, 10_000_000),
+      l.longValue("maxUnfinishedMs", LimitsConfig.DEFAULT_MAX_UNFINISHED_MS, 10, 3_600_000),
+      l.longValue("inboundMemoryBytes", LimitsConfig.DEFAULT_INBOUND_MEMORY_BYTES, 0, Long.MAX_VALUE));
     l.done();
     if (limits.maxTextLength() > limits.maxFrameBytes()) {
       throw new ConfigException("limits.maxTextLength (" + limits.maxTextLength()

@@ -36,6 +36,9 @@ public final class Hub {
   private final Map<String, Session> sessions = new HashMap<>();
   private long sessionSeq;
   private long messageSeq;
+  private final Thread owner;
+  private int fanOutDepth;
+  private final List<Session> disconnectAfterFanOut = new ArrayList<>();
 
   /**
    * @param id    unique across the cluster (node id and instance number); prefixes every session id
@@ -47,6 +50,19 @@ public final class Hub {
     this.presence = broker.presence();
     this.limits = limits;
     this.clock = clock;
+    this.owner = Thread.currentThread();
+  }
+
+  /**
+   * Fails unless the caller runs on this hub's event loop (the thread that created it): a hub, its
+   * sessions and its connections are confined to one loop, and a call from elsewhere is a bug that
+   * would otherwise corrupt them silently.
+   */
+  public void checkLoop() {
+    if (Thread.currentThread() != owner) {
+      throw new IllegalStateException("hub " + id + " used from " + Thread.currentThread().getName()
+        + ", it belongs to " + owner.getName());
+    }
   }
 
   public String id() {
@@ -59,8 +75,9 @@ public final class Hub {
 
   /** Registers a new connection and gives it a cluster-unique session id. */
   public Session open(Connection connection) {
+    checkLoop();
     String sid = id + "-" + Long.toString(++sessionSeq, 36);
-    Session session = new Session(sid,
+    Session session = new Session(sid, this,
       connection,
       new TokenBucket(limits.ratePerSecond(), limits.rateBurst(), System::nanoTime),
       limits.maxPendingCommands());
@@ -175,6 +192,13 @@ public final class Hub {
    * the session. Idempotent, so transports may call it from several close paths.
    */
   public void disconnect(Session session) {
+    checkLoop();
+    if (fanOutDepth > 0) {
+      // a connection broke the Connection rule and closed inside deliver(): the room being iterated
+      // must not change under the loop, so the session leaves once the fan-out is done
+      disconnectAfterFanOut.add(session);
+      return;
+    }
     disconnectAll(session);
   }
 
@@ -346,14 +370,24 @@ public final class Hub {
   }
 
   private void fanOut(Room r, Envelope envelope) {
-    // Connections never close themselves synchronously inside deliver(), so iterating is safe. One
-    // connection failing must not cost the others their event.
-    for (Session member : r.members.values()) {
-      deliver(member, envelope, r);
-    }
-    if (!r.watchers.isEmpty()) {
-      for (Session watcher : r.watchers.values()) {
-        deliver(watcher, envelope, r);
+    // Connections never close themselves synchronously inside deliver() (the Connection rule); should one
+    // do it anyway, disconnect() defers its removal until this loop is done. One connection failing must
+    // not cost the others their event.
+    fanOutDepth++;
+    try {
+      for (Session member : r.members.values()) {
+        deliver(member, envelope, r);
+      }
+      if (!r.watchers.isEmpty()) {
+        for (Session watcher : r.watchers.values()) {
+          deliver(watcher, envelope, r);
+        }
+      }
+    } finally {
+      if (--fanOutDepth == 0 && !disconnectAfterFanOut.isEmpty()) {
+        List<Session> late = new ArrayList<>(disconnectAfterFanOut);
+        disconnectAfterFanOut.clear();
+        late.forEach(this::disconnectAll);
       }
     }
   }

@@ -3,6 +3,9 @@ package dev.parley.core;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -15,7 +18,10 @@ import java.util.function.Supplier;
  */
 public final class Session {
 
+  private static final Logger LOG = LoggerFactory.getLogger(Session.class);
+
   private final String id;
+  private final Hub hub;
   private final Connection connection;
   private final Map<String, String> rooms = new LinkedHashMap<>();
   private final java.util.Set<String> watching = new java.util.LinkedHashSet<>();
@@ -25,8 +31,9 @@ public final class Session {
   private Future<?> tail = Future.succeededFuture();
   private boolean closed;
 
-  Session(String id, Connection connection, TokenBucket rate, int maxPending) {
+  Session(String id, Hub hub, Connection connection, TokenBucket rate, int maxPending) {
     this.id = id;
+    this.hub = hub;
     this.connection = connection;
     this.rate = rate;
     this.maxPending = maxPending;
@@ -62,10 +69,64 @@ public final class Session {
   }
 
   /**
-   * Counts one inbound frame against {@code limits.ratePerSecond} / {@code limits.rateBurst}; transports
-   * call it for every frame, well-formed or not, and answer {@link ErrorCode#RATE_LIMITED} when it fails.
+   * Runs one client command: the single place where every transport's commands are checked and done.
+   * It counts against the rate limit (every frame, well-formed or not), runs in arrival order after the
+   * session's earlier commands (so membership is checked after a pipelined join has completed), and
+   * answers through {@link Connection#reply} with {@code ref}. Must be called on the hub's event loop.
    */
-  public void admit() {
+  public void handle(Command command, Object ref) {
+    hub.checkLoop();
+    if (closed) {
+      return;
+    }
+    Future<Outcome> result;
+    try {
+      admit();
+      result = run(command);
+    } catch (ChatException e) {
+      result = Future.failedFuture(e);
+    }
+    result.onComplete(ar -> {
+      if (closed) {
+        return;
+      }
+      Outcome outcome;
+      if (ar.succeeded()) {
+        outcome = ar.result();
+      } else if (ar.cause() instanceof ChatException e) {
+        outcome = new Outcome.Failed(e);
+      } else {
+        LOG.error("command failed: session={} transport={} command={}", id, connection.transport(),
+          command.getClass().getSimpleName(), ar.cause());
+        outcome = new Outcome.Failed(new ChatException(ErrorCode.INTERNAL, "internal error"));
+      }
+      connection.reply(ref, outcome);
+    });
+  }
+
+  private Future<Outcome> run(Command command) {
+    if (command instanceof Command.Invalid invalid) {
+      throw invalid.error();
+    } else if (command instanceof Command.Ping) {
+      return Future.succeededFuture(new Outcome.Pong());
+    } else if (command instanceof Command.Join join) {
+      return submit(() -> hub.join(this, join.room(), join.name())).map(Outcome.Joined::new);
+    } else if (command instanceof Command.Publish publish) {
+      return submit(() -> publish.joinAs() == null || rooms.containsKey(publish.room())
+        ? hub.publish(this, publish.room(), publish.text())
+        : hub.join(this, publish.room(), publish.joinAs()).compose(p -> hub.publish(this, publish.room(), publish.text())))
+        .map(Outcome.Published::new);
+    } else if (command instanceof Command.Leave leave) {
+      return submit(() -> hub.leave(this, leave.room())).map(v -> new Outcome.Left(leave.room()));
+    }
+    throw new IllegalArgumentException("unknown command " + command);
+  }
+
+  /**
+   * Counts one inbound frame against {@code limits.ratePerSecond} / {@code limits.rateBurst}; throws
+   * {@link ErrorCode#RATE_LIMITED} when it fails.
+   */
+  void admit() {
     if (!rate.tryTake()) {
       throw new ChatException(ErrorCode.RATE_LIMITED, "too many frames, slow down");
     }
@@ -76,7 +137,7 @@ public final class Session {
    * the broker (a join waits for its room subscription). Refuses a command, rather than queueing without
    * bound, when {@code limits.maxPendingCommands} are already waiting.
    */
-  public <T> Future<T> submit(Supplier<Future<T>> command) {
+  <T> Future<T> submit(Supplier<Future<T>> command) {
     if (closed) {
       return Future.failedFuture(new ChatException(ErrorCode.BAD_REQUEST, "connection is closed"));
     }

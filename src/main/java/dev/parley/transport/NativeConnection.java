@@ -5,22 +5,24 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.parley.config.ParleyConfig;
 import dev.parley.core.ChatException;
 import dev.parley.core.CloseCode;
+import dev.parley.core.Command;
 import dev.parley.core.Connection;
 import dev.parley.core.Envelope;
 import dev.parley.core.ErrorCode;
 import dev.parley.core.Hub;
 import dev.parley.core.Json;
+import dev.parley.core.Outcome;
 import dev.parley.core.Session;
 import io.vertx.core.Context;
-import io.vertx.core.Future;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The native JSON protocol (docs/protocol.md) over any text-frame transport: raw WebSocket at
  * {@code /ws} and SockJS at {@code /sockjs} differ only in how a frame is written and closed, which
- * subclasses supply. Parses client frames into hub commands, answers with {@code ack} / {@code error},
- * and writes room events, closing the connection instead of buffering when the client stops reading.
+ * subclasses supply. This class is the dialect: it parses client frames into {@link Command}s for
+ * {@link Session#handle} and renders {@link Outcome}s and room events as frames. Writes follow the
+ * shared {@link Outbound} policy.
  */
 public abstract class NativeConnection implements Connection {
 
@@ -31,6 +33,7 @@ public abstract class NativeConnection implements Connection {
   private final Context context;
   private final OutboundMemory memory;
   private Session session;
+  private Outbound outbound;
   private boolean closing;
 
   protected NativeConnection(Hub hub, ParleyConfig config, Context context, OutboundMemory memory) {
@@ -40,14 +43,14 @@ public abstract class NativeConnection implements Connection {
     this.memory = memory;
   }
 
-  /** Writes one text frame; the caller already checked {@link #queueFull()}. */
+  /** Writes one text frame; the outbound policy already admitted it. */
   protected abstract void write(String frame);
 
-  /** True when the bytes waiting for this client reached {@code limits.outboundQueueBytes}. */
-  protected abstract boolean queueFull();
-
-  /** Bytes written and not yet handed to the kernel (for the node-wide memory bound). */
-  protected long backlogBytes() {
+  /**
+   * Bytes the transport itself holds for this client and does not report through
+   * {@link Outbound#track} (a /ws channel's outbound buffer); 0 by default.
+   */
+  protected long transportBacklog() {
     return 0;
   }
 
@@ -62,6 +65,8 @@ public abstract class NativeConnection implements Connection {
   /** Opens the session and greets the client; call once the transport is ready. */
   protected final void open() {
     session = hub.open(this);
+    outbound = new Outbound(context, config.limits().outboundQueueBytes(), memory, this::transportBacklog, this::close,
+      "session=" + session.id() + " transport=" + transport());
     ObjectNode welcome = Json.MAPPER.createObjectNode()
       .put("type", "welcome")
       .put("session", session.id());
@@ -76,9 +81,17 @@ public abstract class NativeConnection implements Connection {
     return session;
   }
 
+  /** The connection's outbound policy (for transports that report written bytes through it). */
+  protected final Outbound outbound() {
+    return outbound;
+  }
+
   /** The transport saw the connection end (any reason): the session leaves its rooms. */
   protected final void ended() {
     closing = true;
+    if (outbound != null) {
+      outbound.closing();
+    }
     if (session != null) {
       hub.disconnect(session);
     }
@@ -86,7 +99,7 @@ public abstract class NativeConnection implements Connection {
 
   @Override
   public final void deliver(Envelope event) {
-    if (writable()) {
+    if (writable(event.json().length())) {
       writeEvent(event);
     }
   }
@@ -105,6 +118,9 @@ public abstract class NativeConnection implements Connection {
   public final void close(CloseCode code, String reason) {
     if (!closing) {
       closing = true;
+      if (outbound != null) {
+        outbound.closing();
+      }
       closeTransport(code, reason);
       if (session != null) {
         context.runOnContext(v -> hub.disconnect(session));
@@ -113,13 +129,13 @@ public abstract class NativeConnection implements Connection {
   }
 
   protected final void send(String frame) {
-    if (writable()) {
+    if (writable(frame.length())) {
       write(frame);
     }
   }
 
-  /** Whether one more frame may be written; closes a slow consumer instead of queueing without bound. */
-  private boolean writable() {
+  /** Whether one more frame may be written (the outbound policy decides, and closes slow consumers). */
+  private boolean writable(int size) {
     if (closing) {
       return false;
     }
@@ -128,115 +144,91 @@ public abstract class NativeConnection implements Connection {
       closing = true;
       return false;
     }
-    if (queueFull()) {
-      LOG.info("closing slow consumer: session={} transport={} hub={}", session.id(), transport(), hub.id());
-      close(CloseCode.SLOW_CONSUMER, "outbound queue full");
-      return false;
-    }
-    if (memory.shouldShed(backlogBytes())) {
-      LOG.warn("closing slow consumer under memory pressure: session={} transport={} hub={} backlog={} bytes",
-        session.id(), transport(), hub.id(), backlogBytes());
-      close(CloseCode.SLOW_CONSUMER, "server memory pressure");
-      return false;
-    }
-    return true;
+    return outbound.admit(size);
   }
 
   /** Answers a frame the protocol cannot take (a binary frame, say) with a {@code bad_request} error. */
   protected final void refuse(String message) {
     if (!closing) {
-      sendError(null, ErrorCode.BAD_REQUEST, message);
+      session.handle(new Command.Invalid(new ChatException(ErrorCode.BAD_REQUEST, message)), null);
     }
   }
 
   /**
-   * Handles one client text frame. Every frame, well-formed or not, counts against the rate limit.
-   * Errors answer with an {@code error} frame (echoing {@code ref} when it could be read); the
-   * connection stays open.
+   * Handles one client text frame: parses it into a command (a malformed frame becomes
+   * {@link Command.Invalid}, which still counts against the rate limit) and hands it to the session.
    */
   protected final void onText(String text) {
     if (closing) {
       return;
     }
     JsonNode ref = null;
+    Command command;
     try {
-      JsonNode frame = null;
-      ChatException malformed = null;
-      try {
-        frame = Json.parseTree(text);
-      } catch (ChatException e) {
-        malformed = e;
+      JsonNode frame = Json.parseTree(text);
+      if (!frame.isObject()) {
+        throw new ChatException(ErrorCode.BAD_REQUEST, "a frame must be a JSON object");
       }
-      if (frame != null && frame.isObject()) {
-        JsonNode r = frame.get("ref");
-        if (r != null && (r.isTextual() || r.isIntegralNumber())) {
-          ref = r;
-        } else if (r != null) {
-          malformed = new ChatException(ErrorCode.BAD_REQUEST, "ref must be a string or an integer");
-        }
-      } else if (frame != null) {
-        malformed = new ChatException(ErrorCode.BAD_REQUEST, "a frame must be a JSON object");
+      JsonNode r = frame.get("ref");
+      if (r != null && (r.isTextual() || r.isIntegralNumber())) {
+        ref = r;
+      } else if (r != null) {
+        throw new ChatException(ErrorCode.BAD_REQUEST, "ref must be a string or an integer");
       }
-      session.admit();
-      if (malformed != null) {
-        throw malformed;
-      }
-      dispatch(frame, ref);
+      command = parse(frame);
     } catch (ChatException e) {
-      sendError(ref, e.code(), e.getMessage());
+      command = new Command.Invalid(e);
     } catch (RuntimeException e) {
       LOG.error("unexpected failure on a frame: session={} transport={}", session.id(), transport(), e);
-      sendError(ref, ErrorCode.INTERNAL, "internal error");
+      command = new Command.Invalid(new ChatException(ErrorCode.INTERNAL, "internal error"));
     }
+    session.handle(command, ref);
   }
 
-  private void dispatch(JsonNode frame, JsonNode ref) {
+  /** The native protocol's frames as commands. */
+  static Command parse(JsonNode frame) {
     String type = requiredString(frame, "type");
-    switch (type) {
-      case "join" -> {
-        String room = requiredString(frame, "room");
-        String name = requiredString(frame, "name");
-        reply(session.submit(() -> hub.join(session, room, name)), ref, presence -> {
-          send(Json.encode(presence));
-          return ack(ref);
-        });
-      }
-      case "publish" -> {
-        String room = requiredString(frame, "room");
-        String text = requiredString(frame, "text");
-        reply(session.submit(() -> hub.publish(session, room, text)), ref,
-          message -> ack(ref).put("id", message.id()));
-      }
-      case "leave" -> {
-        String room = requiredString(frame, "room");
-        reply(session.submit(() -> hub.leave(session, room)), ref, v -> ack(ref));
-      }
-      case "ping" -> {
-        ObjectNode pong = Json.MAPPER.createObjectNode().put("type", "pong");
-        if (ref != null) {
-          pong.set("ref", ref);
-        }
-        send(pong.toString());
-      }
+    return switch (type) {
+      case "join" -> new Command.Join(requiredString(frame, "room"), requiredString(frame, "name"));
+      case "publish" -> new Command.Publish(requiredString(frame, "room"), requiredString(frame, "text"));
+      case "leave" -> new Command.Leave(requiredString(frame, "room"));
+      case "ping" -> new Command.Ping();
       default -> throw new ChatException(ErrorCode.BAD_REQUEST, "unknown type \"" + truncate(type) + "\"");
-    }
+    };
   }
 
-  private <T> void reply(Future<T> result, JsonNode ref, java.util.function.Function<T, ObjectNode> onSuccess) {
-    result.onComplete(ar -> {
-      if (ar.succeeded()) {
-        ObjectNode ack = onSuccess.apply(ar.result());
-        if (ref != null) {
-          send(ack.toString());
-        }
-      } else {
-        Throwable cause = ar.cause();
-        if (!(cause instanceof ChatException)) {
-          LOG.error("command failed: session={} transport={}", session.id(), transport(), cause);
-        }
-        sendError(ref, ChatException.codeOf(cause), cause instanceof ChatException ? cause.getMessage() : "internal error");
+  @Override
+  public final void reply(Object ref, Outcome outcome) {
+    JsonNode r = (JsonNode) ref;
+    if (outcome instanceof Outcome.Joined joined) {
+      send(Json.encode(joined.presence()));
+      if (r != null) {
+        send(ack(r).toString());
       }
-    });
+    } else if (outcome instanceof Outcome.Published published) {
+      if (r != null) {
+        send(ack(r).put("id", published.message().id()).toString());
+      }
+    } else if (outcome instanceof Outcome.Left) {
+      if (r != null) {
+        send(ack(r).toString());
+      }
+    } else if (outcome instanceof Outcome.Pong) {
+      ObjectNode pong = Json.MAPPER.createObjectNode().put("type", "pong");
+      if (r != null) {
+        pong.set("ref", r);
+      }
+      send(pong.toString());
+    } else if (outcome instanceof Outcome.Failed failed) {
+      ObjectNode error = Json.MAPPER.createObjectNode()
+        .put("type", "error")
+        .put("code", failed.error().code().wire())
+        .put("message", failed.error().getMessage());
+      if (r != null) {
+        error.set("ref", r);
+      }
+      send(error.toString());
+    }
   }
 
   private static ObjectNode ack(JsonNode ref) {
@@ -245,17 +237,6 @@ public abstract class NativeConnection implements Connection {
       ack.set("ref", ref);
     }
     return ack;
-  }
-
-  private void sendError(JsonNode ref, ErrorCode code, String message) {
-    ObjectNode error = Json.MAPPER.createObjectNode()
-      .put("type", "error")
-      .put("code", code.wire())
-      .put("message", message);
-    if (ref != null) {
-      error.set("ref", ref);
-    }
-    send(error.toString());
   }
 
   private static String requiredString(JsonNode frame, String field) {

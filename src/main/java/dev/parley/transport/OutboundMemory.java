@@ -10,7 +10,8 @@ import java.lang.management.ManagementFactory;
  * The node-wide bound on memory held for clients that do not read. {@code limits.outboundQueueBytes}
  * bounds one connection, but ten thousand slow readers times that bound is more than any JVM has: when
  * the direct memory in use passes {@code limits.outboundMemoryBytes} (default: half of the JVM's direct
- * memory limit), every connection that has a backlog of its own is closed as a slow consumer, instead of
+ * memory limit), counting also what SockJS and Engine.IO queue on the heap, every connection that has a
+ * backlog of its own is closed as a slow consumer, instead of
  * letting an allocation fail and take the node down.
  */
 public final class OutboundMemory {
@@ -20,6 +21,7 @@ public final class OutboundMemory {
 
   private final long budget;
   private final BufferPoolMXBean direct;
+  private final java.util.concurrent.atomic.AtomicLong queued = new java.util.concurrent.atomic.AtomicLong();
 
   private OutboundMemory(long budget, BufferPoolMXBean direct) {
     this.budget = budget;
@@ -35,7 +37,17 @@ public final class OutboundMemory {
 
   /** Whether a connection with this many bytes waiting should be shed now. */
   public boolean shouldShed(long backlogBytes) {
-    return backlogBytes > SHED_BACKLOG_BYTES && directUsed() > budget;
+    return backlogBytes > SHED_BACKLOG_BYTES && directUsed() + queued.get() > budget;
+  }
+
+  /** Bytes queued for clients outside Netty's direct buffers (SockJS, Engine.IO polling queues). */
+  void queued(long delta) {
+    queued.addAndGet(delta);
+  }
+
+  /** Bytes currently counted by {@link #queued}. */
+  public long queuedBytes() {
+    return queued.get();
   }
 
   /**

@@ -5,11 +5,15 @@ import dev.parley.core.Connection;
 import dev.parley.core.Envelope;
 import dev.parley.core.Hub;
 import dev.parley.core.Session;
-import dev.parley.transport.sockjs.SockJsOutbound;
+import dev.parley.core.Json;
+import dev.parley.core.Outcome;
+import dev.parley.transport.Outbound;
+import dev.parley.transport.OutboundMemory;
+import dev.parley.transport.sockjs.SockJsTransport;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.json.JsonObject;
 import io.vertx.core.Context;
 import io.vertx.ext.web.handler.sockjs.SockJSSocket;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 import java.util.HashSet;
 import java.util.Set;
@@ -21,8 +25,6 @@ import java.util.Set;
  */
 final class BridgeConnection implements Connection {
 
-  private static final Logger LOG = LoggerFactory.getLogger(BridgeConnection.class);
-
   static final String ROOM_ADDRESS_PREFIX = "parley.room.";
 
   /** {@code {"type":"rec","address":"parley.room.<room>","body":<event>}}, built once per event. */
@@ -32,17 +34,21 @@ final class BridgeConnection implements Connection {
   private final Hub hub;
   private final Context context;
   private final SockJSSocket socket;
-  private final SockJsOutbound outbound;
+  private final Outbound outbound;
   private final Set<String> registered = new HashSet<>();
   private final Session session;
   private boolean closing;
+  /** This socket's place in {@code http.maxConnections}. */
+  dev.parley.ParleyNode.Ticket ticket;
 
-  BridgeConnection(Hub hub, Context context, SockJSSocket socket, int outboundQueueBytes) {
+  BridgeConnection(Hub hub, Context context, SockJSSocket socket, int outboundQueueBytes, OutboundMemory memory) {
     this.hub = hub;
     this.context = context;
     this.socket = socket;
-    this.outbound = new SockJsOutbound(socket, outboundQueueBytes);
+    socket.setWriteQueueMaxSize(outboundQueueBytes);
     this.session = hub.open(this);
+    this.outbound = new Outbound(context, outboundQueueBytes, memory, () -> SockJsTransport.backlog(socket, outboundQueueBytes),
+      this::close, "session=" + session.id() + " transport=bridge");
   }
 
   Session session() {
@@ -62,18 +68,39 @@ final class BridgeConnection implements Connection {
     if (closing || !registered.contains(event.room())) {
       return;
     }
-    if (outbound.full()) {
-      LOG.info("closing slow consumer: session={} transport=bridge hub={}", session.id(), hub.id());
-      close(CloseCode.SLOW_CONSUMER, "outbound queue full");
+    String frame = event.encoded(REC_FRAME);
+    if (outbound.admit(frame.length())) {
+      outbound.track(frame.length(), socket.write(frame));
+    }
+  }
+
+  /**
+   * Answers through the bridge's reply mechanism: {@code ref} is the event bus message the bridge made of
+   * the client's {@code send}. Join answers the presence object, publish {@code {"id":...}}, leave
+   * {@code {}}; a refusal is a failed reply whose code is {@link dev.parley.core.ErrorCode#number()} and
+   * whose message is the error code.
+   */
+  @Override
+  public void reply(Object ref, Outcome outcome) {
+    if (!(ref instanceof Message<?> msg)) {
       return;
     }
-    outbound.write(event.encoded(REC_FRAME));
+    if (outcome instanceof Outcome.Joined joined) {
+      msg.reply(new JsonObject(Json.encode(joined.presence())));
+    } else if (outcome instanceof Outcome.Published published) {
+      msg.reply(new JsonObject().put("id", published.message().id()));
+    } else if (outcome instanceof Outcome.Failed failed) {
+      msg.fail(failed.error().code().number(), failed.error().code().wire());
+    } else {
+      msg.reply(new JsonObject());
+    }
   }
 
   @Override
   public void close(CloseCode code, String reason) {
     if (!closing) {
       closing = true;
+      outbound.closing();
       socket.close(code.code(), reason);
       context.runOnContext(v -> hub.disconnect(session));
     }
@@ -81,6 +108,7 @@ final class BridgeConnection implements Connection {
 
   void ended() {
     closing = true;
+    outbound.closing();
     hub.disconnect(session);
   }
 

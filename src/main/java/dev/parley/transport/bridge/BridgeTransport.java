@@ -2,11 +2,11 @@ package dev.parley.transport.bridge;
 
 import dev.parley.ParleyNode;
 import dev.parley.config.ParleyConfig;
-import dev.parley.core.ChatEvent;
 import dev.parley.core.ChatException;
+import dev.parley.core.Command;
+import dev.parley.transport.OutboundMemory;
 import dev.parley.core.ErrorCode;
 import dev.parley.core.Hub;
-import dev.parley.core.Json;
 import dev.parley.core.Rules;
 import dev.parley.transport.sockjs.SockJsTransport;
 import io.vertx.core.Context;
@@ -28,6 +28,7 @@ import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * The Vert.x SockJS event bus bridge at {@code /eventbus}, deny-by-default.
@@ -74,22 +75,9 @@ public final class BridgeTransport {
 
   private Future<Router> start() {
     ParleyConfig config = node.config();
-    MessageConsumer<Object> join = consumer("join", (c, body) -> {
-      String room = field(body, "room");
-      String name = field(body, "name");
-      return c.session().submit(() -> hub.join(c.session(), room, name))
-        .map(presence -> new JsonObject(Json.encode(presence)));
-    });
-    MessageConsumer<Object> publish = consumer("publish", (c, body) -> {
-      String room = field(body, "room");
-      String text = field(body, "text");
-      return c.session().submit(() -> hub.publish(c.session(), room, text))
-        .map((ChatEvent.Message m) -> new JsonObject().put("id", m.id()));
-    });
-    MessageConsumer<Object> leave = consumer("leave", (c, body) -> {
-      String room = field(body, "room");
-      return c.session().submit(() -> hub.leave(c.session(), room)).map(v -> new JsonObject());
-    });
+    MessageConsumer<Object> join = consumer("join", body -> new Command.Join(field(body, "room"), field(body, "name")));
+    MessageConsumer<Object> publish = consumer("publish", body -> new Command.Publish(field(body, "room"), field(body, "text")));
+    MessageConsumer<Object> leave = consumer("leave", body -> new Command.Leave(field(body, "room")));
 
     SockJSBridgeOptions options = new SockJSBridgeOptions()
       .setPingTimeout(config.bridge().pingTimeoutMs())
@@ -104,37 +92,28 @@ public final class BridgeTransport {
     return Future.all(join.completion(), publish.completion(), leave.completion()).map(router);
   }
 
-  private interface Command {
-    Future<JsonObject> run(BridgeConnection connection, JsonObject body);
-  }
-
-  private MessageConsumer<Object> consumer(String command, Command handler) {
+  /**
+   * The bridge's dialect: a {@code send} to {@code parley.<command>}, rewritten by {@link #onBridgeEvent}
+   * to this hub's address with the socket's session in a header, becomes a {@link Command} for the
+   * session; the event bus message is the reply handle.
+   */
+  private MessageConsumer<Object> consumer(String command, Function<JsonObject, Command> parser) {
     return vertx.eventBus().consumer(hubAddress + command, (Message<Object> msg) -> {
       BridgeConnection c = bySession.get(msg.headers().get(SESSION_HEADER));
       if (c == null) {
         msg.fail(ErrorCode.BAD_REQUEST.number(), ErrorCode.BAD_REQUEST.wire());
         return;
       }
-      Future<JsonObject> result;
+      Command parsed;
       try {
         if (!(msg.body() instanceof JsonObject body)) {
           throw new ChatException(ErrorCode.BAD_REQUEST, "body must be a JSON object");
         }
-        result = handler.run(c, body);
+        parsed = parser.apply(body);
       } catch (ChatException e) {
-        result = Future.failedFuture(e);
+        parsed = new Command.Invalid(e);
       }
-      result.onComplete(ar -> {
-        if (ar.succeeded()) {
-          msg.reply(ar.result());
-        } else {
-          ErrorCode code = ChatException.codeOf(ar.cause());
-          if (code == ErrorCode.INTERNAL) {
-            LOG.error("bridge command failed: session={} command={}", c.session().id(), command, ar.cause());
-          }
-          msg.fail(code.number(), code.wire());
-        }
-      });
+      c.session().handle(parsed, msg);
     });
   }
 
@@ -153,12 +132,15 @@ public final class BridgeTransport {
     SockJSSocket socket = event.socket();
     switch (event.type()) {
       case SOCKET_CREATED -> {
-        if (!node.tryAdmit()) {
+        ParleyNode.Ticket ticket = node.admit();
+        if (ticket == null) {
           event.complete(false);
           return;
         }
         Context context = vertx.getOrCreateContext();
-        BridgeConnection c = new BridgeConnection(hub, context, socket, node.config().limits().outboundQueueBytes());
+        BridgeConnection c = new BridgeConnection(hub, context, socket, node.config().limits().outboundQueueBytes(),
+          node.shared(OutboundMemory.class, () -> OutboundMemory.create(node.config().limits())));
+        c.ticket = ticket;
         sockets.put(socket, c);
         bySession.put(c.session().id(), c);
         event.complete(true);
@@ -168,7 +150,7 @@ public final class BridgeTransport {
         if (c != null) {
           bySession.remove(c.session().id());
           c.ended();
-          node.connectionEnded();
+          c.ticket.release();
         }
         event.complete(true);
       }

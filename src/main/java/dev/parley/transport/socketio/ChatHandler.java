@@ -5,10 +5,11 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import dev.parley.config.ParleyConfig.SocketIoConfig;
 import dev.parley.core.ChatEvent;
 import dev.parley.core.ChatException;
+import dev.parley.core.Command;
+import dev.parley.core.Outcome;
 import dev.parley.core.Envelope;
 import dev.parley.core.ErrorCode;
 import dev.parley.core.Json;
-import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 
 import java.util.ArrayList;
@@ -139,46 +140,43 @@ final class ChatHandler implements SioHandler {
     }
   }
 
+  /**
+   * Parses an event of any vocabulary into a command for the session; the answer comes back through
+   * {@link #onReply}, in the vocabulary the socket speaks.
+   */
   @Override
   public void onEvent(SioSocket socket, String event, ArrayNode args, List<Buffer> attachments, SioAck ack) {
+    Command command;
+    try {
+      command = parse(socket, event, args);
+    } catch (ChatException e) {
+      command = new Command.Invalid(e);
+    }
+    socket.session().handle(command, ack);
+  }
+
+  private Command parse(SioSocket socket, String event, ArrayNode args) {
     JsonNode first = args.isEmpty() ? null : args.get(0);
     switch (event) {
       case "join" -> {
         speak(socket, Dialect.NATIVE);
-        String room = field(first, "room");
-        String name = field(first, "name");
-        answer(socket, ack, socket.session().submit(() -> socket.hub().join(socket.session(), room, name)).map(presence -> {
-          JsonNode p = Json.MAPPER.valueToTree(presence);
-          socket.emit("presence", Json.MAPPER.createArrayNode().add(p));
-          return p;
-        }));
+        return new Command.Join(field(first, "room"), field(first, "name"));
       }
       case "publish" -> {
         if (first != null && first.has("value")) {
           speak(socket, Dialect.SEED000);
-          String text = first.get("value").asText();
-          String room = config.defaultRoom();
-          Future<JsonNode> done = socket.session().rooms().containsKey(room)
-            ? socket.session().submit(() -> socket.hub().publish(socket.session(), room, text)).map(m -> id(m))
-            : Future.failedFuture(new ChatException(ErrorCode.NOT_JOINED, "send connected(name) before publishing"));
-          answer(socket, ack, done);
-        } else {
-          speak(socket, Dialect.NATIVE);
-          String room = field(first, "room");
-          String text = field(first, "text");
-          answer(socket, ack, socket.session().submit(() -> socket.hub().publish(socket.session(), room, text)).map(m -> id(m)));
+          return new Command.Publish(config.defaultRoom(), first.get("value").asText());
         }
+        speak(socket, Dialect.NATIVE);
+        return new Command.Publish(field(first, "room"), field(first, "text"));
       }
       case "leave" -> {
         speak(socket, Dialect.NATIVE);
-        String room = field(first, "room");
-        answer(socket, ack, socket.session().submit(() -> socket.hub().leave(socket.session(), room))
-          .map(v -> Json.MAPPER.createObjectNode()));
+        return new Command.Leave(field(first, "room"));
       }
       case "connected" -> {
         speak(socket, Dialect.SEED000);
-        String name = first == null ? null : first.asText(null);
-        answer(socket, ack, joinDefault(socket, name));
+        return new Command.Join(config.defaultRoom(), first == null ? null : first.asText(null));
       }
       case "chat message" -> {
         speak(socket, Dialect.SEED003);
@@ -187,35 +185,36 @@ final class ChatHandler implements SioHandler {
         if (message == null) {
           throw new ChatException(ErrorCode.BAD_REQUEST, "chat message needs (user, message)");
         }
-        String room = config.defaultRoom();
-        Future<JsonNode> joined = socket.session().rooms().containsKey(room) ? Future.succeededFuture() : joinDefault(socket, user);
-        answer(socket, ack, joined.compose(v -> socket.session().submit(() -> socket.hub().publish(socket.session(), room, message)))
-          .map(m -> id(m)));
+        return new Command.Publish(config.defaultRoom(), message, user);
       }
-      default -> throw new ChatException(ErrorCode.BAD_REQUEST, "unknown event \"" + event + "\"");
+      default -> throw new ChatException(ErrorCode.BAD_REQUEST, "unknown event \"" + truncate(event) + "\"");
     }
   }
 
-  private Future<JsonNode> joinDefault(SioSocket socket, String name) {
-    return socket.session().submit(() -> socket.hub().join(socket.session(), config.defaultRoom(), name))
-      .map(presence -> (JsonNode) Json.MAPPER.valueToTree(presence));
-  }
-
-  private static JsonNode id(ChatEvent.Message m) {
-    return Json.MAPPER.createObjectNode().put("id", m.id());
-  }
-
-  private static void answer(SioSocket socket, SioAck ack, Future<? extends JsonNode> result) {
-    result.onComplete(ar -> {
-      if (ar.succeeded()) {
-        if (ack != null) {
-          ack.send(Json.MAPPER.createArrayNode().add(ar.result() == null ? Json.MAPPER.createObjectNode() : ar.result()));
-        }
-      } else {
-        ChatException e = ar.cause() instanceof ChatException c ? c : new ChatException(ErrorCode.INTERNAL, "internal error");
-        SioConnection.refuse(socket, ack, e);
+  @Override
+  public void onReply(SioSocket socket, SioAck ack, Outcome outcome) {
+    JsonNode answer;
+    if (outcome instanceof Outcome.Joined joined) {
+      JsonNode p = Json.MAPPER.valueToTree(joined.presence());
+      if (socket.state() == Dialect.NATIVE) {
+        socket.emit("presence", Json.MAPPER.createArrayNode().add(p));
       }
-    });
+      answer = p;
+    } else if (outcome instanceof Outcome.Published published) {
+      answer = Json.MAPPER.createObjectNode().put("id", published.message().id());
+    } else if (outcome instanceof Outcome.Failed failed) {
+      SioConnection.refuse(socket, ack, failed.error());
+      return;
+    } else {
+      answer = Json.MAPPER.createObjectNode();
+    }
+    if (ack != null) {
+      ack.send(Json.MAPPER.createArrayNode().add(answer));
+    }
+  }
+
+  private static String truncate(String s) {
+    return s.length() > 32 ? s.substring(0, 32) + "..." : s;
   }
 
   private static String field(JsonNode object, String name) {

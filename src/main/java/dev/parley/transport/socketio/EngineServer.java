@@ -1,6 +1,7 @@
 package dev.parley.transport.socketio;
 
 import dev.parley.ParleyNode;
+import dev.parley.transport.OutboundMemory;
 import io.vertx.core.Context;
 import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
@@ -43,6 +44,7 @@ public final class EngineServer implements Handler<RoutingContext> {
   private final long pingTimeoutMs;
   private final int maxPayload;
   private final int maxQueueBytes;
+  private final OutboundMemory memory;
 
   public EngineServer(Vertx vertx, ParleyNode node, String path, long pingIntervalMs, long pingTimeoutMs, int maxPayload,
                       int maxQueueBytes, Supplier<EngineListener> listeners) {
@@ -55,6 +57,7 @@ public final class EngineServer implements Handler<RoutingContext> {
     this.pingTimeoutMs = pingTimeoutMs;
     this.maxPayload = maxPayload;
     this.maxQueueBytes = maxQueueBytes;
+    this.memory = node.shared(OutboundMemory.class, () -> OutboundMemory.create(node.config().limits()));
   }
 
   long pingIntervalMs() {
@@ -71,6 +74,10 @@ public final class EngineServer implements Handler<RoutingContext> {
 
   int maxQueueBytes() {
     return maxQueueBytes;
+  }
+
+  OutboundMemory memory() {
+    return memory;
   }
 
   @Override
@@ -134,26 +141,28 @@ public final class EngineServer implements Handler<RoutingContext> {
   }
 
   private void openPolling(RoutingContext ctx) {
-    if (!node.tryAdmit()) {
+    ParleyNode.Ticket ticket = node.admit();
+    if (ticket == null) {
       error(ctx, 503, 3, "Server full");
       return;
     }
-    EngineSession session = create();
+    EngineSession session = create(ticket);
     answer(ctx, 200, "text/plain; charset=UTF-8", "0" + handshake(session.id(), true));
     session.started();
   }
 
   private void openWebSocket(RoutingContext ctx) {
-    if (!node.tryAdmit()) {
+    ParleyNode.Ticket ticket = node.admit();
+    if (ticket == null) {
       error(ctx, 503, 3, "Server full");
       return;
     }
     ctx.request().toWebSocket().onComplete(ar -> {
       if (ar.failed()) {
-        node.connectionEnded();
+        ticket.release();
         return;
       }
-      EngineSession session = create();
+      EngineSession session = create(ticket);
       // handlers first: the client answers the open packet at once
       session.attachWebSocket(ar.result());
       ar.result().writeTextMessage("0" + handshake(session.id(), false));
@@ -161,12 +170,12 @@ public final class EngineServer implements Handler<RoutingContext> {
     });
   }
 
-  private EngineSession create() {
+  private EngineSession create(ParleyNode.Ticket ticket) {
     byte[] bytes = new byte[15];
     RANDOM.nextBytes(bytes);
     String sid = Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
     Context context = vertx.getOrCreateContext();
-    EngineSession session = new EngineSession(vertx, this, sid, context, listeners.get());
+    EngineSession session = new EngineSession(vertx, this, sid, context, listeners.get(), ticket);
     sessions.put(sid, session);
     return session;
   }
@@ -181,10 +190,9 @@ public final class EngineServer implements Handler<RoutingContext> {
       .encode();
   }
 
-  void forget(String sid) {
-    if (sessions.remove(sid) != null) {
-      node.connectionEnded();
-    }
+  void forget(EngineSession session) {
+    sessions.remove(session.id(), session);
+    session.ticket().release();
   }
 
   /** Browsers poll cross-origin only from origins the origin guard let through: echo them. */

@@ -8,7 +8,13 @@ import io.vertx.ext.web.RoutingContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import dev.parley.ParleyNode;
+import dev.parley.transport.Outbound;
+import io.vertx.core.Future;
+
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Base64;
 
 /**
@@ -42,15 +48,21 @@ public final class EngineSession {
   private long pingTimer = -1;
   private long pongTimer = -1;
   private final Thread ownerThread;
+  private final Outbound outbound;
+  private final ParleyNode.Ticket ticket;
 
   /** Created on the event loop of {@code context}, which then owns the session. */
-  EngineSession(Vertx vertx, EngineServer server, String sid, Context context, EngineListener listener) {
+  EngineSession(Vertx vertx, EngineServer server, String sid, Context context, EngineListener listener,
+                ParleyNode.Ticket ticket) {
+    this.ticket = ticket;
     this.vertx = vertx;
     this.server = server;
     this.sid = sid;
     this.context = context;
     this.listener = listener;
     this.ownerThread = Thread.currentThread();
+    this.outbound = new Outbound(context, server.maxQueueBytes(), server.memory(), () -> 0,
+      (code, reason) -> close("slow consumer"), "sid=" + sid + " transport=socket.io");
   }
 
   public String id() {
@@ -63,6 +75,10 @@ public final class EngineSession {
 
   public boolean isWebSocket() {
     return ws != null;
+  }
+
+  ParleyNode.Ticket ticket() {
+    return ticket;
   }
 
   public boolean isClosed() {
@@ -95,46 +111,43 @@ public final class EngineSession {
     enqueue(data);
   }
 
-  /** True when the transport would refuse more (slow consumer). */
-  public boolean congested() {
-    if (ws != null) {
-      return !ws.isClosed() && ws.writeQueueFull();
-    }
-    return outboxBytes >= server.maxQueueBytes();
-  }
-
+  /**
+   * Queues or writes one packet under the shared outbound policy: polling packets wait in the outbox
+   * (counted), WebSocket frames count until written; a client that lets more than
+   * {@code limits.outboundQueueBytes} pile up is closed as a slow consumer on a later turn of the loop.
+   */
   void enqueue(Object packet) {
     if (closed) {
       return;
     }
+    int size = packet instanceof Buffer b ? b.length() : ((String) packet).length();
+    if (!outbound.admit(size)) {
+      return;
+    }
     if (ws != null && probe == null) {
-      if (ws.isClosed()) {
-        return;
+      if (!ws.isClosed()) {
+        outbound.track(size, writeFrame(ws, packet));
       }
-      if (ws.writeQueueFull()) {
-        LOG.info("closing slow Engine.IO consumer: sid={}", sid);
-        close("slow consumer");
-        return;
-      }
-      writeFrame(ws, packet);
       return;
     }
     outbox.add(packet);
-    outboxBytes += packet instanceof Buffer b ? b.length() : ((String) packet).length();
-    if (outboxBytes > server.maxQueueBytes()) {
-      LOG.info("closing slow Engine.IO consumer: sid={} queued={} bytes", sid, outboxBytes);
-      close("slow consumer");
-      return;
-    }
+    outboxBytes += size;
+    outbound.track(size);
     flushPolling();
   }
 
-  private static void writeFrame(ServerWebSocket socket, Object packet) {
+  private static Future<Void> writeFrame(ServerWebSocket socket, Object packet) {
     if (packet instanceof Buffer b) {
-      socket.writeBinaryMessage(b);
-    } else {
-      socket.writeTextMessage((String) packet);
+      return socket.writeBinaryMessage(b);
     }
+    return socket.writeTextMessage((String) packet);
+  }
+
+  /** Forgets the outbox (sent, moved to the WebSocket, or dropped on close). */
+  private void clearOutbox() {
+    outbox.clear();
+    outbound.untrack(outboxBytes);
+    outboxBytes = 0;
   }
 
   private void flushPolling() {
@@ -155,7 +168,7 @@ public final class EngineSession {
         payload.append((String) p);
       }
     }
-    outboxBytes = 0;
+    clearOutbox();
     server.answer(get, 200, "text/plain; charset=UTF-8", payload.toString());
   }
 
@@ -304,10 +317,12 @@ public final class EngineSession {
           pendingGet = null;
         }
         // whatever was waiting for the next poll now goes over the WebSocket
-        while (!outbox.isEmpty()) {
-          writeFrame(ws, outbox.poll());
+        List<Object> waiting = new ArrayList<>(outbox);
+        clearOutbox();
+        for (Object packet : waiting) {
+          int size = packet instanceof Buffer b ? b.length() : ((String) packet).length();
+          outbound.track(size, writeFrame(ws, packet));
         }
-        outboxBytes = 0;
         if (old != null && old != socket) {
           old.close();
         }
@@ -419,14 +434,15 @@ public final class EngineSession {
     if (pongTimer >= 0) {
       vertx.cancelTimer(pongTimer);
     }
-    server.forget(sid);
+    server.forget(this);
     if (ws != null && !ws.isClosed()) {
       ws.close();
     }
     if (probe != null && !probe.isClosed()) {
       probe.close();
     }
-    outbox.clear();
+    clearOutbox();
+    outbound.closing();
     try {
       listener.onClose(this, reason);
     } catch (RuntimeException e) {

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import dev.parley.core.ChatException;
 import dev.parley.core.Hub;
 import dev.parley.core.Json;
+import dev.parley.transport.InboundMemory;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import org.slf4j.Logger;
@@ -29,6 +30,11 @@ final class SioConnection implements EngineListener {
   private final Hub hub;
   private final Function<String, SioHandler> handlers;
   private final long connectTimeoutMs;
+  private final int maxPacketBytes;
+  private final long maxUnfinishedMs;
+  private final InboundMemory inbound;
+  private long pendingBytes;
+  private long unfinishedTimer = -1;
   private final Map<String, SioSocket> sockets = new LinkedHashMap<>();
   private EngineSession engine;
   private SioPacket pending;
@@ -37,11 +43,20 @@ final class SioConnection implements EngineListener {
   private boolean everConnected;
 
   /** @param handlers the handler of each namespace, or null for an unknown namespace */
-  SioConnection(Vertx vertx, Hub hub, Function<String, SioHandler> handlers, long connectTimeoutMs) {
+  /**
+   * @param maxPacketBytes  bound on one packet with all its attachments ({@code socketio.maxPayload})
+   * @param maxUnfinishedMs how long a packet may wait for its attachments ({@code limits.maxUnfinishedMs})
+   * @param inbound         the node-wide bound on bytes held for unfinished packets
+   */
+  SioConnection(Vertx vertx, Hub hub, Function<String, SioHandler> handlers, long connectTimeoutMs,
+                int maxPacketBytes, long maxUnfinishedMs, InboundMemory inbound) {
     this.vertx = vertx;
     this.hub = hub;
     this.handlers = handlers;
     this.connectTimeoutMs = connectTimeoutMs;
+    this.maxPacketBytes = maxPacketBytes;
+    this.maxUnfinishedMs = maxUnfinishedMs;
+    this.inbound = inbound;
   }
 
   EngineSession engine() {
@@ -76,9 +91,48 @@ final class SioConnection implements EngineListener {
     if (packet.attachmentCount() > 0) {
       pending = packet;
       pendingBuffers.clear();
+      if (!hold(session, text.length())) {
+        return;
+      }
+      unfinishedTimer = vertx.setTimer(maxUnfinishedMs, t -> session.onLoop(() -> {
+        unfinishedTimer = -1;
+        if (pending != null && !session.isClosed()) {
+          LOG.debug("closing Socket.IO connection {}: binary packet unfinished after {} ms", session.id(), maxUnfinishedMs);
+          session.close("parse error: binary attachments did not arrive in time");
+        }
+      }));
       return;
     }
     dispatch(packet);
+  }
+
+  /** Bytes an attachment costs beyond its content (the buffer object and its list slot). */
+  private static final int ATTACHMENT_OVERHEAD = 64;
+
+  /**
+   * Counts bytes held for the unfinished packet against its own bound ({@code socketio.maxPayload}) and
+   * the node's; closes the connection and returns false when either would be passed.
+   */
+  private boolean hold(EngineSession session, long bytes) {
+    if (pendingBytes + bytes > maxPacketBytes || !inbound.tryHold(bytes)) {
+      LOG.debug("closing Socket.IO connection {}: binary packet over the size bounds", session.id());
+      releasePending();
+      session.close("payload too large");
+      return false;
+    }
+    pendingBytes += bytes;
+    return true;
+  }
+
+  private void releasePending() {
+    pending = null;
+    pendingBuffers.clear();
+    inbound.release(pendingBytes);
+    pendingBytes = 0;
+    if (unfinishedTimer >= 0) {
+      vertx.cancelTimer(unfinishedTimer);
+      unfinishedTimer = -1;
+    }
   }
 
   @Override
@@ -87,11 +141,13 @@ final class SioConnection implements EngineListener {
       session.close("parse error: unexpected binary message");
       return;
     }
+    if (!hold(session, data.length() + ATTACHMENT_OVERHEAD)) {
+      return;
+    }
     pendingBuffers.add(data);
     if (pendingBuffers.size() == pending.attachmentCount()) {
-      SioPacket complete = pending.withAttachments(pendingBuffers);
-      pending = null;
-      pendingBuffers.clear();
+      SioPacket complete = pending.withAttachments(new ArrayList<>(pendingBuffers));
+      releasePending();
       dispatch(complete);
     }
   }
@@ -121,12 +177,6 @@ final class SioConnection implements EngineListener {
           args.add(data.get(i));
         }
         SioAck ack = p.ackId() == null ? null : new SioAck(s, p.ackId());
-        try {
-          s.session().admit();
-        } catch (ChatException e) {
-          refuse(s, ack, e);
-          return;
-        }
         try {
           handlers.apply(p.nsp()).onEvent(s, event, args, p.attachments(), ack);
         } catch (ChatException e) {
@@ -163,7 +213,7 @@ final class SioConnection implements EngineListener {
     if (sockets.containsKey(p.nsp())) {
       return; // already connected: a duplicate CONNECT changes nothing
     }
-    SioSocket socket = new SioSocket(this, p.nsp(), hub);
+    SioSocket socket = new SioSocket(this, p.nsp(), hub, handler);
     socket.open();
     sockets.put(p.nsp(), socket);
     everConnected = true;
@@ -197,6 +247,7 @@ final class SioConnection implements EngineListener {
 
   @Override
   public void onClose(EngineSession session, String reason) {
+    releasePending();
     if (connectTimer >= 0) {
       vertx.cancelTimer(connectTimer);
     }

@@ -2,6 +2,7 @@ package dev.parley.transport.socketio;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
+import dev.parley.core.Outcome;
 import io.vertx.core.buffer.Buffer;
 
 import java.util.List;
@@ -18,6 +19,13 @@ public interface SioHandler {
    * unless the client asked for one.
    */
   void onEvent(SioSocket socket, String event, ArrayNode args, List<Buffer> attachments, SioAck ack);
+
+  /**
+   * The answer to a command the handler gave the socket's session ({@code socket.session().handle}):
+   * {@code ack} is the one passed with the command, null when the client asked for none.
+   */
+  default void onReply(SioSocket socket, SioAck ack, Outcome outcome) {
+  }
 
   /** The socket left the namespace or its connection ended. */
   default void onDisconnect(SioSocket socket, String reason) {

@@ -6,6 +6,7 @@ import dev.parley.core.Connection;
 import dev.parley.core.Envelope;
 import dev.parley.core.Hub;
 import dev.parley.core.Json;
+import dev.parley.core.Outcome;
 import dev.parley.core.Session;
 import io.vertx.core.buffer.Buffer;
 
@@ -23,15 +24,17 @@ public final class SioSocket implements Connection {
   private final SioConnection connection;
   private final String nsp;
   private final Hub hub;
+  private final SioHandler handler;
   private Session session;
   private BiFunction<Envelope, SioSocket, List<String>> renderer = (e, s) -> List.of();
   private Object state;
   private boolean closing;
 
-  SioSocket(SioConnection connection, String nsp, Hub hub) {
+  SioSocket(SioConnection connection, String nsp, Hub hub, SioHandler handler) {
     this.connection = connection;
     this.nsp = nsp;
     this.hub = hub;
+    this.handler = handler;
   }
 
   void open() {
@@ -105,6 +108,14 @@ public final class SioSocket implements Connection {
     }
     for (String packet : renderer.apply(event, this)) {
       connection.engine().sendMessage(packet);
+    }
+  }
+
+  /** Answers a command of this socket's session in the namespace handler's vocabulary. */
+  @Override
+  public void reply(Object ref, Outcome outcome) {
+    if (!closing) {
+      handler.onReply(this, (SioAck) ref, outcome);
     }
   }
 

@@ -3,6 +3,7 @@ package dev.parley.transport.socketio;
 import dev.parley.ParleyNode;
 import dev.parley.config.ParleyConfig.SocketIoConfig;
 import dev.parley.core.Hub;
+import dev.parley.transport.InboundMemory;
 import io.vertx.core.Vertx;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.handler.BodyHandler;
@@ -32,7 +33,8 @@ public final class SocketIoTransport {
                            Function<String, SioHandler> handlers) {
     EngineServer engine = new EngineServer(vertx, node, config.path(), config.pingIntervalMs(), config.pingTimeoutMs(),
       config.maxPayload(), node.config().limits().outboundQueueBytes(),
-      () -> new SioConnection(vertx, hub, handlers, config.connectTimeoutMs()));
+      () -> new SioConnection(vertx, hub, handlers, config.connectTimeoutMs(), config.maxPayload(),
+        node.config().limits().maxUnfinishedMs(), node.shared(InboundMemory.class, () -> InboundMemory.create(node.config().limits()))));
     mountEngine(router, config.path(), engine, config.maxPayload());
   }
 

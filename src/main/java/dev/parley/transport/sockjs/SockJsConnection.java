@@ -13,13 +13,12 @@ import io.vertx.ext.web.handler.sockjs.SockJSSocket;
 final class SockJsConnection extends NativeConnection {
 
   private final SockJSSocket socket;
-  private final SockJsOutbound outbound;
 
   SockJsConnection(Hub hub, ParleyConfig config, Context context, OutboundMemory memory, SockJSSocket socket,
                    Runnable onEnd) {
     super(hub, config, context, memory);
     this.socket = socket;
-    this.outbound = new SockJsOutbound(socket, config.limits().outboundQueueBytes());
+    socket.setWriteQueueMaxSize(config.limits().outboundQueueBytes());
     int maxFrame = config.limits().maxFrameBytes();
     socket.handler(data -> {
       if (data.length() > maxFrame) {
@@ -35,19 +34,15 @@ final class SockJsConnection extends NativeConnection {
     open();
   }
 
+  /** Counted until SockJS reports the frame written (see {@link SockJsTransport#backlog}). */
   @Override
   protected void write(String frame) {
-    outbound.write(frame);
+    outbound().track(frame.length(), socket.write(frame));
   }
 
   @Override
-  protected boolean queueFull() {
-    return outbound.full();
-  }
-
-  @Override
-  protected long backlogBytes() {
-    return outbound.backlog();
+  protected long transportBacklog() {
+    return SockJsTransport.backlog(socket, config.limits().outboundQueueBytes());
   }
 
   /**
@@ -56,7 +51,7 @@ final class SockJsConnection extends NativeConnection {
    */
   @Override
   protected void closeTransport(CloseCode code, String reason) {
-    outbound.write(closeNotice(code, reason));
+    socket.write(closeNotice(code, reason));
     socket.close(code.code(), reason);
   }
 

@@ -11,6 +11,7 @@ import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.handler.sockjs.SockJSHandler;
 import io.vertx.ext.web.handler.sockjs.SockJSHandlerOptions;
+import io.vertx.ext.web.handler.sockjs.SockJSSocket;
 
 import java.util.regex.Pattern;
 
@@ -55,15 +56,24 @@ public final class SockJsTransport {
     return options;
   }
 
+  /**
+   * The part of a SockJS socket's backlog that write completions do not show: SockJS keeps its own queue
+   * while no polling request is attached, and says only whether it is full.
+   */
+  public static long backlog(SockJSSocket socket, int limit) {
+    return socket.writeQueueFull() ? limit : 0;
+  }
+
   /** The router to mount under {@code /sockjs*}. */
   public static Router router(Vertx vertx, ParleyNode node, Hub hub) {
     return SockJSHandler.create(vertx, options(node.config())).socketHandler(socket -> {
-      if (!node.tryAdmit()) {
+      ParleyNode.Ticket ticket = node.admit();
+      if (ticket == null) {
         socket.close(CloseCode.SERVER_FULL.code(), "server full");
         return;
       }
       new SockJsConnection(hub, node.config(), vertx.getOrCreateContext(),
-        node.shared(OutboundMemory.class, () -> OutboundMemory.create(node.config().limits())), socket, node::connectionEnded);
+        node.shared(OutboundMemory.class, () -> OutboundMemory.create(node.config().limits())), socket, ticket::release);
     });
   }
 }

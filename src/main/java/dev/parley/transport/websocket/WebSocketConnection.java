@@ -165,21 +165,24 @@ final class WebSocketConnection extends NativeConnection {
   }
 
   /**
-   * The channel's own writability (the water mark is {@code limits.outboundQueueBytes}): Vert.x's
-   * {@code writeQueueFull()} only follows writes made through Vert.x, and the fast path bypasses it.
+   * What the channel holds for this client, read through Netty's public writability figures (the high
+   * water mark is {@code limits.outboundQueueBytes}): Vert.x's {@code writeQueueFull()} only follows
+   * writes made through Vert.x, and the fast path bypasses it.
    */
   @Override
-  protected boolean queueFull() {
-    return channel != null ? !channel.channel().isWritable() : ws.writeQueueFull();
+  protected long transportBacklog() {
+    if (channel == null) {
+      return ws.writeQueueFull() ? config.limits().outboundQueueBytes() : 0;
+    }
+    return pendingBytes(channel.channel());
   }
 
-  @Override
-  protected long backlogBytes() {
-    if (channel == null) {
-      return 0;
+  /** Bytes waiting in a channel's outbound buffer (Netty counts a small overhead per entry too). */
+  static long pendingBytes(io.netty.channel.Channel ch) {
+    if (ch.isWritable()) {
+      return Math.max(0, ch.config().getWriteBufferHighWaterMark() + 1 - ch.bytesBeforeUnwritable());
     }
-    io.netty.channel.ChannelOutboundBuffer out = channel.channel().unsafe().outboundBuffer();
-    return out == null ? 0 : out.totalPendingWriteBytes();
+    return ch.config().getWriteBufferLowWaterMark() - 1 + ch.bytesBeforeWritable();
   }
 
   /** Vert.x throws on a closed socket's write queue: check this first. */

@@ -50,14 +50,15 @@ public final class WebSocketTransport implements Handler<RoutingContext> {
 
   @Override
   public void handle(RoutingContext ctx) {
-    if (!node.tryAdmit()) {
+    ParleyNode.Ticket ticket = node.admit();
+    if (ticket == null) {
       ctx.response().setStatusCode(503).putHeader("Retry-After", "5").end("server full");
       return;
     }
     Context context = vertx.getOrCreateContext();
     ctx.request().toWebSocket().onComplete(ar -> {
       if (ar.failed()) {
-        node.connectionEnded();
+        ticket.release();
         LOG.debug("WebSocket handshake failed", ar.cause());
         if (!ctx.response().ended()) {
           ctx.response().setStatusCode(400).end();
@@ -66,15 +67,12 @@ public final class WebSocketTransport implements Handler<RoutingContext> {
       }
       WriteQueues.useDirect(ctx.request().connection(), WebSocketConnection.unwrap(ar.result()));
       WebSocketConnection c = new WebSocketConnection(hub, node.config(), context, memory, ar.result(),
-        System.nanoTime(), writer, this::ended);
+        System.nanoTime(), writer, ended -> {
+          connections.remove(ended);
+          ticket.release();
+        });
       connections.add(c);
     });
-  }
-
-  private void ended(WebSocketConnection c) {
-    if (connections.remove(c)) {
-      node.connectionEnded();
-    }
   }
 
   private void heartbeat() {

@@ -1,0 +1,39 @@
+package dev.parley.core;
+
+/**
+ * What a client asks of its session, whatever the transport: each transport's dialect parses its own
+ * frames into these records, and {@link Session#handle} runs them with the same rules everywhere
+ * (rate limit, order, limits, membership). A later capability adds a record here and is then built once.
+ */
+public sealed interface Command {
+
+  /** Join {@code room} under {@code name}; answered with {@link Outcome.Joined}. */
+  record Join(String room, String name) implements Command {
+  }
+
+  /**
+   * Publish {@code text} to {@code room}; answered with {@link Outcome.Published}. With {@code joinAs}
+   * set, the session first joins the room under that name if it is not a member (the vocabulary of
+   * clients that send {@code chat message(user, text)} without joining first).
+   */
+  record Publish(String room, String text, String joinAs) implements Command {
+    public Publish(String room, String text) {
+      this(room, text, null);
+    }
+  }
+
+  /** Leave a joined room; answered with {@link Outcome.Left}. */
+  record Leave(String room) implements Command {
+  }
+
+  /** A round trip check; answered with {@link Outcome.Pong}. */
+  record Ping() implements Command {
+  }
+
+  /**
+   * A frame the dialect could not read (malformed JSON, unknown type, missing field...). It still counts
+   * against the rate limit, and is answered with its error like any refused command.
+   */
+  record Invalid(ChatException error) implements Command {
+  }
+}

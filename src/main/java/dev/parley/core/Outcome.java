@@ -1,0 +1,29 @@
+package dev.parley.core;
+
+/**
+ * How a {@link Command} ended, as {@link Session#handle} hands it to the session's
+ * {@link Connection#reply}: each transport renders it in its own framing (an {@code ack} frame, a
+ * Socket.IO ack, a bridge reply).
+ */
+public sealed interface Outcome {
+
+  /** The session is a member; {@code presence} is who is in the room. */
+  record Joined(ChatEvent.Presence presence) implements Outcome {
+  }
+
+  /** The message as every member receives it (its {@code id} identifies it). */
+  record Published(ChatEvent.Message message) implements Outcome {
+  }
+
+  /** The session left the room. */
+  record Left(String room) implements Outcome {
+  }
+
+  /** Answer to {@link Command.Ping}. */
+  record Pong() implements Outcome {
+  }
+
+  /** The command was refused or failed; nothing was done. */
+  record Failed(ChatException error) implements Outcome {
+  }
+}
