@@ -7,6 +7,7 @@ import dev.parley.core.Hub;
 import dev.parley.http.WebRoutes;
 import dev.parley.ingress.PublishApi;
 import dev.parley.transport.OriginGuard;
+import dev.parley.transport.UnfinishedInputGuard;
 import dev.parley.transport.bridge.BridgeTransport;
 import dev.parley.transport.socketio.SocketIoTransport;
 import dev.parley.transport.sockjs.SockJsTransport;
@@ -94,7 +95,8 @@ public final class ParleyVerticle extends VerticleBase {
         .setMaxWebSocketFrameSize(hardCap)
         .setMaxWebSocketMessageSize(hardCap)
         .setWebSocketClosingTimeout(5);
-      server = vertx.createHttpServer(options).requestHandler(router);
+      server = vertx.createHttpServer(options).requestHandler(router)
+        .connectionHandler(conn -> UnfinishedInputGuard.install(conn, config.limits().maxUnfinishedMs()));
       // Port 0 means "any free port": Vert.x shares a random port between instances only when it is
       // asked for as a negative number, so every instance of this node ends up on the same one.
       int port = config.http().port() == 0 ? -1 : config.http().port();

@@ -14,8 +14,13 @@ public final class BridgeClient extends SockJsWsClient {
   }
 
   public static Future<BridgeClient> open(Vertx vertx, int port) {
+    return open(vertx, port, 0);
+  }
+
+  /** With a fixed TCP receive buffer of {@code receiveBuffer} bytes when it is above 0. */
+  public static Future<BridgeClient> open(Vertx vertx, int port, int receiveBuffer) {
     BridgeClient c = new BridgeClient(vertx);
-    return c.open(port, "/eventbus", null).map(c);
+    return c.open(port, "/eventbus", null, receiveBuffer).map(c);
   }
 
   /** {@code send} with a reply address; completes with the {@code rec} or {@code err} frame answering it. */

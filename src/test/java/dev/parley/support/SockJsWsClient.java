@@ -20,19 +20,32 @@ public class SockJsWsClient extends TestClient {
 
   /** Native protocol over {@code /sockjs}; completes after the {@code welcome} frame. */
   public static Future<SockJsWsClient> connect(Vertx vertx, int port) {
+    return connect(vertx, port, 0);
+  }
+
+  /** With a fixed TCP receive buffer of {@code receiveBuffer} bytes when it is above 0. */
+  public static Future<SockJsWsClient> connect(Vertx vertx, int port, int receiveBuffer) {
     SockJsWsClient c = new SockJsWsClient(vertx);
-    return c.open(port, "/sockjs", null).compose(v -> c.expect("welcome")).map(c);
+    return c.open(port, "/sockjs", null, receiveBuffer).compose(v -> c.expect("welcome")).map(c);
   }
 
   /** Opens the SockJS session under a prefix; completes on the {@code o} frame. */
   protected Future<Void> open(int port, String prefix, String origin) {
+    return open(port, prefix, origin, 0);
+  }
+
+  protected Future<Void> open(int port, String prefix, String origin, int receiveBuffer) {
     Promise<Void> opened = Promise.promise();
     WebSocketConnectOptions options = new WebSocketConnectOptions().setHost("127.0.0.1").setPort(port)
       .setURI(prefix + "/000/" + UUID.randomUUID().toString().substring(0, 8) + "/websocket");
     if (origin != null) {
       options.addHeader("Origin", origin);
     }
-    return vertx.createWebSocketClient(new WebSocketClientOptions().setMaxFrameSize(4 << 20).setMaxMessageSize(4 << 20))
+    WebSocketClientOptions clientOptions = new WebSocketClientOptions().setMaxFrameSize(4 << 20).setMaxMessageSize(4 << 20);
+    if (receiveBuffer > 0) {
+      clientOptions.setReceiveBufferSize(receiveBuffer);
+    }
+    return vertx.createWebSocketClient(clientOptions)
       .connect(options)
       .compose(ws -> {
         this.ws = ws;
@@ -45,6 +58,21 @@ public class SockJsWsClient extends TestClient {
   @Override
   public void sendText(String text) {
     ws.writeTextMessage(SockJsFrames.encode(text));
+  }
+
+  @Override
+  public void pauseReading() {
+    ws.pause();
+  }
+
+  /** The WebSocket under the SockJS session. */
+  public WebSocket socket() {
+    return ws;
+  }
+
+  @Override
+  public void resumeReading() {
+    ws.resume();
   }
 
   @Override

@@ -30,6 +30,8 @@ public final class SockJsXhrClient extends TestClient {
   private final String base;
   private final Mode mode;
   private boolean ended;
+  private boolean paused;
+  private io.vertx.core.http.HttpClientResponse streamResponse;
   private Future<Void> sends = Future.succeededFuture();
 
   /** The SockJS HTTP transports: how frames come down, and how messages go up. */
@@ -52,6 +54,11 @@ public final class SockJsXhrClient extends TestClient {
     this.port = port;
     this.mode = mode;
     this.base = "/sockjs/000/" + UUID.randomUUID().toString().substring(0, 8);
+  }
+
+  /** The session's path, {@code /sockjs/000/<session>}. */
+  public String base() {
+    return base;
   }
 
   /** xhr-polling; completes after the {@code welcome} frame. */
@@ -88,7 +95,7 @@ public final class SockJsXhrClient extends TestClient {
         for (String frame : frames(body.toString())) {
           SockJsFrames.decode(frame, opened::tryComplete, this::received, this::closedWith);
         }
-        if (!ended) {
+        if (!ended && !paused) {
           poll(opened);
         }
       })
@@ -142,6 +149,10 @@ public final class SockJsXhrClient extends TestClient {
     http.request(HttpMethod.valueOf(mode.method), port, "127.0.0.1", base + "/" + mode.path)
       .compose(req -> req.send())
       .onSuccess(resp -> {
+        streamResponse = resp;
+        if (paused) {
+          resp.pause();
+        }
         resp.handler(chunk -> {
           pending.append(chunk.toString());
           int upTo = consumed(pending.toString());
@@ -154,7 +165,7 @@ public final class SockJsXhrClient extends TestClient {
           }
         });
         resp.endHandler(v -> {
-          if (!ended) {
+          if (!ended && !paused) {
             stream(opened);
           }
         });
@@ -183,6 +194,30 @@ public final class SockJsXhrClient extends TestClient {
         }
         return null;
       }));
+  }
+
+  /** Polling transports stop polling; streaming ones stop reading their response. */
+  @Override
+  public void pauseReading() {
+    vertx.runOnContext(v -> {
+      paused = true;
+      if (streamResponse != null) {
+        streamResponse.pause();
+      }
+    });
+  }
+
+  @Override
+  public void resumeReading() {
+    vertx.runOnContext(v -> {
+      paused = false;
+      if (streamResponse != null) {
+        streamResponse.resume();
+      }
+      if (mode == Mode.XHR_POLLING || mode == Mode.JSONP_POLLING) {
+        poll(io.vertx.core.Promise.promise());
+      }
+    });
   }
 
   @Override

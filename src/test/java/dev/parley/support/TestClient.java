@@ -37,6 +37,16 @@ public abstract class TestClient {
   /** Closes the client side. */
   public abstract void close();
 
+  /** Stops reading from the server, the transport's own way (a paused socket, or no more polls). */
+  public void pauseReading() {
+    throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot pause");
+  }
+
+  /** Reads again after {@link #pauseReading}. */
+  public void resumeReading() {
+    throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot pause");
+  }
+
   public String session() {
     return session;
   }

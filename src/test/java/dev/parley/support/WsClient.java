@@ -24,8 +24,19 @@ public final class WsClient extends TestClient {
   }
 
   public static Future<WsClient> connect(Vertx vertx, int port, WebSocketConnectOptions options) {
-    WebSocketClient client = vertx.createWebSocketClient(new WebSocketClientOptions()
-      .setMaxFrameSize(4 << 20).setMaxMessageSize(4 << 20));
+    return connect(vertx, port, options, 0);
+  }
+
+  /**
+   * With {@code receiveBuffer > 0} the client's TCP receive buffer is fixed at that size (no autotuning), so
+   * a client that stops reading backs up into the server after little data.
+   */
+  public static Future<WsClient> connect(Vertx vertx, int port, WebSocketConnectOptions options, int receiveBuffer) {
+    WebSocketClientOptions clientOptions = new WebSocketClientOptions().setMaxFrameSize(4 << 20).setMaxMessageSize(4 << 20);
+    if (receiveBuffer > 0) {
+      clientOptions.setReceiveBufferSize(receiveBuffer);
+    }
+    WebSocketClient client = vertx.createWebSocketClient(clientOptions);
     WsClient c = new WsClient(vertx, client);
     options.setHost("127.0.0.1").setPort(port).setURI("/ws");
     return client.connect(options).compose(ws -> {
@@ -43,6 +54,16 @@ public final class WsClient extends TestClient {
   @Override
   public void sendText(String text) {
     ws.writeTextMessage(text);
+  }
+
+  @Override
+  public void pauseReading() {
+    ws.pause();
+  }
+
+  @Override
+  public void resumeReading() {
+    ws.resume();
   }
 
   @Override

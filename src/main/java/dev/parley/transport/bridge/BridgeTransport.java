@@ -3,6 +3,7 @@ package dev.parley.transport.bridge;
 import dev.parley.ParleyNode;
 import dev.parley.config.ParleyConfig;
 import dev.parley.core.ChatException;
+import dev.parley.core.CloseCode;
 import dev.parley.core.Command;
 import dev.parley.transport.OutboundMemory;
 import dev.parley.core.ErrorCode;
@@ -130,6 +131,14 @@ public final class BridgeTransport {
 
   private void onBridgeEvent(BridgeEvent event) {
     SockJSSocket socket = event.socket();
+    if (tooBig(event)) {
+      BridgeConnection c = sockets.get(socket);
+      LOG.debug("closing bridge socket {}: frame larger than limits.maxFrameBytes", c == null ? "-" : c.session().id());
+      socket.write(TOO_BIG_FRAME);
+      socket.close(CloseCode.TOO_BIG.code(), "frame larger than limits.maxFrameBytes");
+      event.complete(false);
+      return;
+    }
     switch (event.type()) {
       case SOCKET_CREATED -> {
         ParleyNode.Ticket ticket = node.admit();
@@ -192,6 +201,18 @@ public final class BridgeTransport {
       }
       default -> event.complete(true);
     }
+  }
+
+  /** The bridge's own error frame for a frame over {@code limits.maxFrameBytes}, sent just before the close. */
+  static final String TOO_BIG_FRAME = "{\"type\":\"err\",\"body\":\"too_big\"}";
+
+  /** Whether a client frame is over {@code limits.maxFrameBytes} (measured as the JSON the bridge parsed). */
+  private boolean tooBig(BridgeEvent event) {
+    JsonObject raw = event.getRawMessage();
+    return raw != null && switch (event.type()) {
+      case SEND, PUBLISH, REGISTER, UNREGISTER -> raw.encode().length() > node.config().limits().maxFrameBytes();
+      default -> false;
+    };
   }
 
   private static String roomOf(String address) {

@@ -334,6 +334,11 @@ public final class EngineSession {
     if (socket != ws) {
       return;
     }
+    if (text.length() > server.maxPayload()) {
+      // the WebSocket's own limit is set for the largest transport of the server, not for Socket.IO's
+      close("payload too large");
+      return;
+    }
     if (text.isEmpty() || text.charAt(0) < '0' || text.charAt(0) > '6') {
       close("parse error");
       return;
@@ -394,11 +399,13 @@ public final class EngineSession {
     if (closed) {
       return;
     }
-    if (pendingGet != null) {
-      server.answer(pendingGet, 200, "text/plain; charset=UTF-8", "1");
-      pendingGet = null;
-    }
+    // everything the session holds is let go before the client is told it is closed
+    RoutingContext get = pendingGet;
+    pendingGet = null;
     finishClose(reason);
+    if (get != null) {
+      server.answer(get, 200, "text/plain; charset=UTF-8", "1");
+    }
   }
 
   /**

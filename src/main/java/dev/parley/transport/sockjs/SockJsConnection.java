@@ -13,11 +13,13 @@ import io.vertx.ext.web.handler.sockjs.SockJSSocket;
 final class SockJsConnection extends NativeConnection {
 
   private final SockJSSocket socket;
+  private final io.vertx.core.Vertx vertx;
 
   SockJsConnection(Hub hub, ParleyConfig config, Context context, OutboundMemory memory, SockJSSocket socket,
                    Runnable onEnd) {
     super(hub, config, context, memory);
     this.socket = socket;
+    this.vertx = context.owner();
     socket.setWriteQueueMaxSize(config.limits().outboundQueueBytes());
     int maxFrame = config.limits().maxFrameBytes();
     socket.handler(data -> {
@@ -51,8 +53,20 @@ final class SockJsConnection extends NativeConnection {
    */
   @Override
   protected void closeTransport(CloseCode code, String reason) {
-    socket.write(closeNotice(code, reason));
-    socket.close(code.code(), reason);
+    // On polling transports a frame written with no request attached waits for the next poll, and closing
+    // at once would drop it: close once the notice is out, or after the session timeout at the latest.
+    boolean[] done = {false};
+    Runnable closeNow = () -> {
+      if (!done[0]) {
+        done[0] = true;
+        socket.close(code.code(), reason);
+      }
+    };
+    long timer = vertx.setTimer(config.sockjs().sessionTimeoutMs(), t -> closeNow.run());
+    socket.write(closeNotice(code, reason)).onComplete(ar -> {
+      vertx.cancelTimer(timer);
+      closeNow.run();
+    });
   }
 
   static String closeNotice(CloseCode code, String reason) {

@@ -1,0 +1,52 @@
+package dev.parley.support;
+
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonObject;
+
+import java.util.function.Predicate;
+
+/**
+ * One chat client of any transport, as the transport contract suite drives it: commands as futures
+ * (a refusal fails the future with {@link ChatError} carrying the protocol's error code) and room events
+ * in the native protocol's JSON form, whatever framing the transport uses. Each transport has a small
+ * adapter behind this interface.
+ */
+public interface ChatClient {
+
+  /** Joins and completes with the {@code presence} object the joiner gets. */
+  Future<JsonObject> join(String room, String name);
+
+  /** Publishes and completes with the message id the server acknowledged. */
+  Future<String> publish(String room, String text);
+
+  Future<Void> leave(String room);
+
+  /** The first room event (already received or coming) of this {@code type} that matches. */
+  Future<JsonObject> event(String type, Predicate<JsonObject> match, String what);
+
+  /** Stops reading from the server (the transport's own way: a paused socket, or no more polls). */
+  void pause();
+
+  /** Reads again after {@link #pause}. */
+  void resume();
+
+  /** Completes when the server ended the connection. */
+  Future<Void> closed();
+
+  /** Closes from the client side, the transport's normal way. */
+  void close();
+
+  /** A refused command: the protocol's error code ({@code not_joined}, {@code too_large}...). */
+  final class ChatError extends RuntimeException {
+    private final String code;
+
+    public ChatError(String code, String message) {
+      super(code + ": " + message, null, false, false);
+      this.code = code;
+    }
+
+    public String code() {
+      return code;
+    }
+  }
+}

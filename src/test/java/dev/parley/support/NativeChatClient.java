@@ -1,0 +1,74 @@
+package dev.parley.support;
+
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonObject;
+
+import java.util.function.Predicate;
+
+/** {@link ChatClient} over the native JSON protocol: {@code /ws} and every SockJS transport of {@code /sockjs}. */
+public final class NativeChatClient implements ChatClient {
+
+  private final TestClient client;
+
+  public NativeChatClient(TestClient client) {
+    this.client = client;
+  }
+
+  public TestClient client() {
+    return client;
+  }
+
+  private Future<JsonObject> command(JsonObject frame) {
+    String ref = client.nextRef();
+    client.send(frame.put("ref", ref));
+    return client.reply(ref).map(reply -> {
+      if ("error".equals(reply.getString("type"))) {
+        throw new ChatError(reply.getString("code"), reply.getString("message"));
+      }
+      return reply;
+    });
+  }
+
+  @Override
+  public Future<JsonObject> join(String room, String name) {
+    // the presence frame comes before the ack, so once the ack is here it is in the inbox
+    return command(new JsonObject().put("type", "join").put("room", room).put("name", name))
+      .compose(ack -> client.expect("presence", room));
+  }
+
+  @Override
+  public Future<String> publish(String room, String text) {
+    return command(new JsonObject().put("type", "publish").put("room", room).put("text", text))
+      .map(ack -> ack.getString("id"));
+  }
+
+  @Override
+  public Future<Void> leave(String room) {
+    return command(new JsonObject().put("type", "leave").put("room", room)).mapEmpty();
+  }
+
+  @Override
+  public Future<JsonObject> event(String type, Predicate<JsonObject> match, String what) {
+    return client.expect(f -> type.equals(f.getString("type")) && match.test(f), what);
+  }
+
+  @Override
+  public void pause() {
+    client.pauseReading();
+  }
+
+  @Override
+  public void resume() {
+    client.resumeReading();
+  }
+
+  @Override
+  public Future<Void> closed() {
+    return client.closed().mapEmpty();
+  }
+
+  @Override
+  public void close() {
+    client.close();
+  }
+}

@@ -1,0 +1,35 @@
+package dev.parley.support;
+
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+
+import java.util.function.BooleanSupplier;
+
+/** Bounded polling for a condition that another thread makes true (no sleeping in tests). */
+public final class Polling {
+
+  public static final long BOUND_MS = 5_000;
+  private static final long EVERY_MS = 20;
+
+  private Polling() {
+  }
+
+  /** Completes once {@code condition} holds, checking every 20 ms; fails after {@link #BOUND_MS}. */
+  public static Future<Void> until(Vertx vertx, BooleanSupplier condition, String what) {
+    Promise<Void> done = Promise.promise();
+    long deadline = System.nanoTime() + BOUND_MS * 1_000_000;
+    check(vertx, condition, what, deadline, done);
+    return done.future();
+  }
+
+  private static void check(Vertx vertx, BooleanSupplier condition, String what, long deadline, Promise<Void> done) {
+    if (condition.getAsBoolean()) {
+      done.complete();
+    } else if (System.nanoTime() > deadline) {
+      done.fail(new AssertionError("not within " + BOUND_MS + " ms: " + what));
+    } else {
+      vertx.setTimer(EVERY_MS, t -> check(vertx, condition, what, deadline, done));
+    }
+  }
+}

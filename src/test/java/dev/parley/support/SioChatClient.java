@@ -1,0 +1,72 @@
+package dev.parley.support;
+
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+import java.util.function.Predicate;
+
+/** {@link ChatClient} over Socket.IO in the chat's native vocabulary: events with acks. */
+public final class SioChatClient implements ChatClient {
+
+  private final SioClient client;
+
+  public SioChatClient(SioClient client) {
+    this.client = client;
+  }
+
+  public SioClient client() {
+    return client;
+  }
+
+  private Future<JsonObject> command(String event, JsonObject args) {
+    return client.emit(event, args).map((JsonArray ack) -> {
+      JsonObject answer = ack.getJsonObject(0);
+      JsonObject error = answer.getJsonObject("error");
+      if (error != null) {
+        throw new ChatError(error.getString("code"), error.getString("message"));
+      }
+      return answer;
+    });
+  }
+
+  @Override
+  public Future<JsonObject> join(String room, String name) {
+    return command("join", new JsonObject().put("room", room).put("name", name));
+  }
+
+  @Override
+  public Future<String> publish(String room, String text) {
+    return command("publish", new JsonObject().put("room", room).put("text", text)).map(a -> a.getString("id"));
+  }
+
+  @Override
+  public Future<Void> leave(String room) {
+    return command("leave", new JsonObject().put("room", room)).mapEmpty();
+  }
+
+  @Override
+  public Future<JsonObject> event(String type, Predicate<JsonObject> match, String what) {
+    return client.expect(f -> type.equals(f.getString("type")) && match.test(f), what);
+  }
+
+  @Override
+  public void pause() {
+    client.pauseReading();
+  }
+
+  @Override
+  public void resume() {
+    client.resumeReading();
+  }
+
+  @Override
+  public Future<Void> closed() {
+    return client.closed().mapEmpty();
+  }
+
+  @Override
+  public void close() {
+    client.close();
+  }
+}

@@ -1,0 +1,251 @@
+package dev.parley.support;
+
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.PoolOptions;
+import io.vertx.core.http.WebSocket;
+import io.vertx.core.http.WebSocketClientOptions;
+import io.vertx.core.http.WebSocketConnectOptions;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * A Socket.IO v5 / Engine.IO v4 client on the wire, over a real Vert.x WebSocket or HTTP long-polling
+ * client: open, the main namespace's CONNECT, pings answered, events with acks. Room events of the
+ * chat's native vocabulary ({@code joined}, {@code presence}, {@code message}, {@code left}) land in the
+ * {@link TestClient} inbox as native JSON. Unlike the stock clients it can stop reading on demand and
+ * send packets a stock client never would (the transport contract suite needs both).
+ */
+public final class SioClient extends TestClient {
+
+  /** How the client talks to Engine.IO: WebSocket only, or long-polling only. */
+  public enum Mode { WEBSOCKET, POLLING }
+
+  private static final String SEP = "\u001e";
+
+  private final Mode mode;
+  private final int port;
+  private final Map<Long, Promise<JsonArray>> acks = new HashMap<>();
+  private final Promise<Void> connected = Promise.promise();
+  private WebSocket ws;
+  private HttpClient http;
+  private String sid;
+  private long ackSeq;
+  private boolean paused;
+  private boolean ended;
+  private Future<Void> posts = Future.succeededFuture();
+
+  private final int receiveBuffer;
+
+  private SioClient(Vertx vertx, int port, Mode mode, int receiveBuffer) {
+    super(vertx);
+    this.port = port;
+    this.mode = mode;
+    this.receiveBuffer = receiveBuffer;
+  }
+
+  /**
+   * Opens the Engine.IO connection and the main namespace; completes once the namespace is connected.
+   * With {@code receiveBuffer > 0} the TCP receive buffer is fixed at that size.
+   */
+  public static Future<SioClient> connect(Vertx vertx, int port, Mode mode, int receiveBuffer) {
+    SioClient c = new SioClient(vertx, port, mode, receiveBuffer);
+    Future<Void> open = mode == Mode.WEBSOCKET ? c.openWebSocket() : c.openPolling();
+    return open.compose(v -> c.connected.future()).map(c);
+  }
+
+  private Future<Void> openWebSocket() {
+    WebSocketClientOptions options = new WebSocketClientOptions().setMaxFrameSize(4 << 20).setMaxMessageSize(4 << 20);
+    if (receiveBuffer > 0) {
+      options.setReceiveBufferSize(receiveBuffer);
+    }
+    return vertx.createWebSocketClient(options)
+      .connect(new WebSocketConnectOptions().setHost("127.0.0.1").setPort(port)
+        .setURI("/socket.io/?EIO=4&transport=websocket"))
+      .map(socket -> {
+        ws = socket;
+        socket.textMessageHandler(this::onPacket);
+        socket.closeHandler(v -> end());
+        return null;
+      });
+  }
+
+  private Future<Void> openPolling() {
+    http = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(true), new PoolOptions().setHttp1MaxSize(4));
+    return http.request(HttpMethod.GET, port, "127.0.0.1", "/socket.io/?EIO=4&transport=polling")
+      .compose(req -> req.send()).compose(resp -> resp.body()).map(body -> {
+        String open = body.toString();
+        if (!open.startsWith("0")) {
+          throw new IllegalStateException("no Engine.IO open packet: " + open);
+        }
+        sid = new JsonObject(open.substring(1)).getString("sid");
+        send("40");
+        poll();
+        return null;
+      });
+  }
+
+  private String pollingUri() {
+    return "/socket.io/?EIO=4&transport=polling&sid=" + sid;
+  }
+
+  private void poll() {
+    if (ended || paused) {
+      return;
+    }
+    http.request(HttpMethod.GET, port, "127.0.0.1", pollingUri())
+      .compose(req -> req.send())
+      .compose(resp -> resp.body().map(b -> resp.statusCode() == 200 ? b.toString() : null))
+      .onComplete(ar -> {
+        if (ar.failed() || ar.result() == null) {
+          end();
+          return;
+        }
+        for (String packet : ar.result().split(SEP)) {
+          onPacket(packet);
+        }
+        poll();
+      });
+  }
+
+  private void onPacket(String p) {
+    if (p.isEmpty()) {
+      return;
+    }
+    switch (p.charAt(0)) {
+      case '0' -> send("40"); // WebSocket-only: the open packet came over the socket
+      case '1' -> end();
+      case '2' -> send("3" + p.substring(1));
+      case '4' -> onSocketIo(p.substring(1));
+      default -> {
+      }
+    }
+  }
+
+  private void onSocketIo(String s) {
+    char type = s.charAt(0);
+    int i = 1;
+    while (i < s.length() && Character.isDigit(s.charAt(i))) {
+      i++;
+    }
+    String id = s.substring(1, i);
+    String data = s.substring(i);
+    switch (type) {
+      case '0' -> connected.tryComplete();
+      case '1' -> end();
+      case '2' -> {
+        JsonArray event = new JsonArray(data);
+        Object first = event.size() > 1 ? event.getValue(1) : null;
+        if ("error".equals(event.getString(0)) && first instanceof JsonObject e) {
+          received(e.copy().put("type", "error").encode());
+        } else if (first instanceof JsonObject o && o.getString("type") != null) {
+          received(o.encode());
+        }
+      }
+      case '3' -> {
+        Promise<JsonArray> ack = acks.remove(Long.parseLong(id));
+        if (ack != null) {
+          ack.complete(new JsonArray(data));
+        }
+      }
+      case '4' -> connected.tryFail("connect_error: " + data);
+      default -> {
+      }
+    }
+  }
+
+  private void end() {
+    if (!ended) {
+      ended = true;
+      connected.tryFail("connection ended");
+      ended(-1);
+    }
+  }
+
+  /** Emits an event and completes with the ack's arguments. */
+  public Future<JsonArray> emit(String event, Object... args) {
+    Promise<JsonArray> ack = Promise.promise();
+    vertx.runOnContext(v -> {
+      long id = ++ackSeq;
+      acks.put(id, ack);
+      JsonArray data = new JsonArray().add(event);
+      for (Object a : args) {
+        data.add(a);
+      }
+      send("42" + id + data.encode());
+    });
+    return ack.future();
+  }
+
+  /** Sends one Engine.IO packet as text ({@code "40"}, {@code "42[...]"}...). */
+  public void send(String packet) {
+    if (mode == Mode.WEBSOCKET) {
+      ws.writeTextMessage(packet);
+    } else {
+      post(packet);
+    }
+  }
+
+  /** Sends one binary Engine.IO message (a Socket.IO attachment). */
+  public void sendBinary(Buffer data) {
+    if (mode == Mode.WEBSOCKET) {
+      ws.writeBinaryMessage(data);
+    } else {
+      post("b" + java.util.Base64.getEncoder().encodeToString(data.getBytes()));
+    }
+  }
+
+  /** One POST at a time, so packets arrive in the order sent, as the stock client does. */
+  private void post(String body) {
+    posts = posts.eventually(() -> http.request(HttpMethod.POST, port, "127.0.0.1", pollingUri())
+      .compose(req -> req.putHeader("Content-Type", "text/plain;charset=UTF-8").send(Buffer.buffer(body)))
+      .compose(resp -> resp.body())
+      .mapEmpty());
+  }
+
+  @Override
+  public void sendText(String text) {
+    throw new UnsupportedOperationException("Socket.IO clients emit events: use emit()");
+  }
+
+  @Override
+  public void pauseReading() {
+    vertx.runOnContext(v -> {
+      paused = true;
+      if (ws != null) {
+        ws.pause();
+      }
+    });
+  }
+
+  @Override
+  public void resumeReading() {
+    vertx.runOnContext(v -> {
+      paused = false;
+      if (ws != null) {
+        ws.resume();
+      } else {
+        poll();
+      }
+    });
+  }
+
+  /** Leaves the namespace and closes the Engine.IO connection, as {@code socket.disconnect()} does. */
+  @Override
+  public void close() {
+    send("41");
+    if (mode == Mode.WEBSOCKET) {
+      ws.close();
+    } else {
+      post("1");
+    }
+  }
+}

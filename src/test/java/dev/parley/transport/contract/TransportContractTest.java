@@ -1,0 +1,358 @@
+package dev.parley.transport.contract;
+
+import dev.parley.ParleyNode;
+import dev.parley.support.ChatClient;
+import dev.parley.support.ChatClient.ChatError;
+import dev.parley.support.NativeChatClient;
+import dev.parley.support.Polling;
+import dev.parley.support.TestServer;
+import dev.parley.support.WsClient;
+import dev.parley.transport.InboundMemory;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.junit5.Timeout;
+import io.vertx.junit5.VertxExtension;
+import io.vertx.junit5.VertxTestContext;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The rules every transport keeps, run against each of them (the twin of the broker contract suite):
+ * one subclass per transport variant supplies an adapter that connects a {@link ChatClient}, and says how
+ * that transport refuses oversized input and how a client leaves input unfinished. Each test starts a real
+ * server on port 0; the other members are {@code /ws} clients unless the test needs the transport itself.
+ */
+@ExtendWith(VertxExtension.class)
+@Timeout(value = 60, timeUnit = TimeUnit.SECONDS)
+public abstract class TransportContractTest {
+
+  protected static final int MAX_FRAME_BYTES = 8192;
+  protected static final int MAX_TEXT_LENGTH = 2000;
+  protected static final long MAX_UNFINISHED_MS = 400;
+  /**
+   * Clients of the transport under test read through a fixed 16 KB TCP receive buffer: loopback buffers
+   * otherwise autotune to tens of megabytes, and a client that stops reading would take that much before
+   * the server's own queue saw anything.
+   */
+  protected static final int RECEIVE_BUFFER = 16 * 1024;
+
+  /** Connects a client of the transport under test. */
+  protected abstract Future<ChatClient> connect(Vertx vertx, int port);
+
+  /**
+   * Sends input over {@code limits.maxFrameBytes} the transport's way; completes once the server refused it
+   * as docs/protocol.md says for this transport (fails otherwise).
+   */
+  protected abstract Future<Void> sendOversized(Vertx vertx, int port, ChatClient client);
+
+  /**
+   * Starts a message and never finishes it; completes once the server let go of it (closed the
+   * connection or the request) within its bound.
+   */
+  protected abstract Future<Void> leaveUnfinished(Vertx vertx, int port, ChatClient client);
+
+  /** The configuration of every test, merged over the test defaults. */
+  protected JsonObject config() {
+    return new JsonObject().put("limits", new JsonObject()
+      .put("maxFrameBytes", MAX_FRAME_BYTES)
+      .put("maxTextLength", MAX_TEXT_LENGTH)
+      .put("maxUnfinishedMs", MAX_UNFINISHED_MS))
+      .put("socketio", new JsonObject().put("maxPayload", MAX_FRAME_BYTES))
+      // a SockJS polling client that stops polling is gone once this passes
+      .put("sockjs", new JsonObject().put("sessionTimeoutMs", 1500));
+  }
+
+  protected Future<Integer> start(Vertx vertx, JsonObject overrides) {
+    return TestServer.start(vertx, config().mergeIn(overrides, true), 1);
+  }
+
+  @AfterEach
+  void stop(Vertx vertx, VertxTestContext ctx) {
+    TestServer.stop(vertx).onComplete(ar -> ctx.completeNow());
+  }
+
+  private static Future<NativeChatClient> ws(Vertx vertx, int port) {
+    return WsClient.connect(vertx, port, new io.vertx.core.http.WebSocketConnectOptions(), RECEIVE_BUFFER).map(NativeChatClient::new);
+  }
+
+  private static Future<JsonObject> message(ChatClient c, String room, String text) {
+    return c.event("message", m -> room.equals(m.getString("room")) && text.equals(m.getString("text")), "message " + text);
+  }
+
+  /** The next {@code count} messages of {@code room} from the member called {@code name}, in arrival order. */
+  private static Future<List<String>> messagesFrom(ChatClient c, String room, String name, int count) {
+    List<String> texts = new ArrayList<>();
+    Future<Void> chain = Future.succeededFuture();
+    for (int i = 0; i < count; i++) {
+      chain = chain.compose(v -> c.event("message", m -> room.equals(m.getString("room")) && name.equals(m.getString("name")),
+        "message " + texts.size() + " from " + name).map(m -> {
+        texts.add(m.getString("text"));
+        return null;
+      }));
+    }
+    return chain.map(texts);
+  }
+
+  private static List<String> numbered(String prefix, int count) {
+    List<String> out = new ArrayList<>();
+    for (int i = 0; i < count; i++) {
+      out.add(prefix + i);
+    }
+    return out;
+  }
+
+  private static Future<Void> publishAll(ChatClient c, String room, List<String> texts) {
+    List<Future<String>> acks = new ArrayList<>();
+    for (String t : texts) {
+      acks.add(c.publish(room, t));
+    }
+    return Future.all(acks).mapEmpty();
+  }
+
+  private static <T> Future<ChatError> refusal(Future<T> command) {
+    return command.transform(ar -> ar.failed() && ar.cause() instanceof ChatError e
+      ? Future.succeededFuture(e)
+      : Future.failedFuture(new AssertionError("expected a refusal, got " + (ar.succeeded() ? ar.result() : ar.cause()))));
+  }
+
+  @Test
+  void chatsBothWaysWithAWsClientInOrder(Vertx vertx, VertxTestContext ctx) {
+    start(vertx, new JsonObject()).compose(port -> Future.all(connect(vertx, port), ws(vertx, port)))
+      .compose(all -> {
+        ChatClient x = all.resultAt(0);
+        ChatClient w = all.resultAt(1);
+        List<String> fromX = numbered("x-", 20);
+        List<String> fromW = numbered("w-", 20);
+        return w.join("both", "wendy").compose(p -> x.join("both", "xavier"))
+          .compose(p -> Future.all(publishAll(x, "both", fromX), publishAll(w, "both", fromW)))
+          .compose(v -> Future.all(messagesFrom(w, "both", "xavier", 20), messagesFrom(x, "both", "wendy", 20)))
+          .onComplete(ctx.succeeding(got -> ctx.verify(() -> {
+            assertEquals(fromX, got.resultAt(0), "the /ws member got the transport's messages in order");
+            assertEquals(fromW, got.resultAt(1), "the transport got the /ws member's messages in order");
+            ctx.completeNow();
+          })));
+      }).onFailure(ctx::failNow);
+  }
+
+  @Test
+  void presenceListsMembersOfEveryTransportAndJoinsAreAnnounced(Vertx vertx, VertxTestContext ctx) {
+    start(vertx, new JsonObject()).compose(port -> Future.all(connect(vertx, port), ws(vertx, port), ws(vertx, port)))
+      .compose(all -> {
+        ChatClient x = all.resultAt(0);
+        ChatClient w = all.resultAt(1);
+        ChatClient late = all.resultAt(2);
+        return w.join("who", "wendy")
+          .compose(p -> x.join("who", "xavier"))
+          .compose(presence -> w.event("joined", j -> "xavier".equals(j.getString("name")), "xavier joined").map(presence))
+          .compose(presence -> late.join("who", "lena")
+            .compose(p -> x.event("joined", j -> "lena".equals(j.getString("name")), "lena joined"))
+            .map(joined -> presence))
+          .onComplete(ctx.succeeding(presence -> ctx.verify(() -> {
+            JsonArray members = presence.getJsonArray("members");
+            Set<String> names = new HashSet<>();
+            for (int i = 0; i < members.size(); i++) {
+              names.add(members.getJsonObject(i).getString("name"));
+            }
+            assertEquals(Set.of("wendy", "xavier"), names);
+            ctx.completeNow();
+          })));
+      }).onFailure(ctx::failNow);
+  }
+
+  @Test
+  void leftIsAnnouncedWhenTheClientCloses(Vertx vertx, VertxTestContext ctx) {
+    start(vertx, new JsonObject()).compose(port -> Future.all(connect(vertx, port), ws(vertx, port)))
+      .compose(all -> {
+        ChatClient x = all.resultAt(0);
+        ChatClient w = all.resultAt(1);
+        return x.join("bye", "xavier").compose(p -> w.join("bye", "wendy"))
+          .compose(p -> {
+            x.close();
+            return w.event("left", l -> "xavier".equals(l.getString("name")), "xavier left");
+          });
+      }).onComplete(ctx.succeedingThenComplete());
+  }
+
+  @Test
+  void publishingWithoutJoiningIsRefusedAndAPipelinedJoinCounts(Vertx vertx, VertxTestContext ctx) {
+    start(vertx, new JsonObject()).compose(port -> connect(vertx, port))
+      .compose(x -> refusal(x.publish("nowhere", "hello?"))
+        .compose(error -> {
+          ctx.verify(() -> assertEquals("not_joined", error.code()));
+          // join and publish sent back to back: the publish runs after the join, in order
+          Future<JsonObject> joined = x.join("pipelined", "xavier");
+          Future<String> published = x.publish("pipelined", "right after joining");
+          return Future.all(joined, published);
+        }))
+      .onComplete(ctx.succeedingThenComplete());
+  }
+
+  @Test
+  void textLongerThanTheLimitIsRefusedAndTheConnectionStaysUsable(Vertx vertx, VertxTestContext ctx) {
+    start(vertx, new JsonObject()).compose(port -> Future.all(connect(vertx, port), ws(vertx, port)))
+      .compose(all -> {
+        ChatClient x = all.resultAt(0);
+        ChatClient w = all.resultAt(1);
+        return x.join("long", "xavier").compose(p -> w.join("long", "wendy"))
+          .compose(p -> refusal(x.publish("long", "y".repeat(MAX_TEXT_LENGTH + 1))))
+          .compose(error -> {
+            ctx.verify(() -> assertEquals("too_large", error.code()));
+            return x.publish("long", "short enough");
+          })
+          .compose(id -> message(w, "long", "short enough"));
+      }).onComplete(ctx.succeedingThenComplete());
+  }
+
+  @Test
+  void rateLimitHoldsAndEveryAcceptedMessageIsDelivered(Vertx vertx, VertxTestContext ctx) {
+    int burst = 40;
+    int sent = 150;
+    JsonObject limits = new JsonObject().put("limits", new JsonObject().put("ratePerSecond", 20).put("rateBurst", burst));
+    start(vertx, limits).compose(port -> Future.all(connect(vertx, port), ws(vertx, port)))
+      .compose(all -> {
+        ChatClient x = all.resultAt(0);
+        NativeChatClient w = all.resultAt(1);
+        return x.join("flood", "xavier").compose(p -> w.join("flood", "wendy")).compose(p -> {
+          long started = System.nanoTime();
+          List<Future<String>> results = new ArrayList<>();
+          for (int i = 0; i < sent; i++) {
+            results.add(x.publish("flood", "f" + i));
+          }
+          return Future.join(results).transform(ar -> {
+            double seconds = (System.nanoTime() - started) / 1e9;
+            Set<String> accepted = new HashSet<>();
+            int limited = 0;
+            for (Future<String> r : results) {
+              if (r.succeeded()) {
+                accepted.add(r.result());
+              } else if (r.cause() instanceof ChatError e && "rate_limited".equals(e.code())) {
+                limited++;
+              } else {
+                return Future.failedFuture(new AssertionError("unexpected answer: " + r.cause()));
+              }
+            }
+            int ok = accepted.size();
+            int refused = limited;
+            ctx.verify(() -> {
+              assertTrue(refused > 0, "some of " + sent + " publishes in a burst were refused");
+              assertTrue(ok <= burst + 20 * seconds + 1, ok + " accepted in " + seconds + " s, burst " + burst);
+              assertTrue(ok >= burst / 2, "the burst was honoured: " + ok);
+              assertEquals(sent, ok + refused);
+            });
+            // everything accepted reaches the other member, and nothing else does
+            return messagesFrom(w, "flood", "xavier", ok).compose(texts -> w.publish("flood", "end")
+              .compose(id -> message(w, "flood", "end"))
+              .compose(end -> w.client().unread())
+              .map(unread -> {
+                ctx.verify(() -> assertFalse(unread.stream().anyMatch(f -> "xavier".equals(f.getString("name"))
+                  && "message".equals(f.getString("type"))), "no refused message was delivered"));
+                return null;
+              }));
+          });
+        });
+      }).onComplete(ctx.succeedingThenComplete());
+  }
+
+  @Test
+  void aSlowConsumerIsDroppedWhileHealthyMembersGetEverythingInOrder(Vertx vertx, VertxTestContext ctx) {
+    // 3000 x 2 KB = 6 MB: more than the server's kernel send buffer (autotuned up to 4 MB here), the
+    // stalled client's 16 KB receive buffer and the 64 KB outbound queue together
+    int count = 3000;
+    String filler = "z".repeat(1900);
+    JsonObject limits = new JsonObject().put("limits", new JsonObject().put("outboundQueueBytes", 64 * 1024));
+    start(vertx, limits).compose(port -> Future.all(List.of(connect(vertx, port), connect(vertx, port), ws(vertx, port), ws(vertx, port))))
+      .compose(all -> {
+        ChatClient slow = all.resultAt(0);
+        ChatClient healthy = all.resultAt(1);
+        ChatClient watcher = all.resultAt(2);
+        ChatClient publisher = all.resultAt(3);
+        List<String> texts = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+          texts.add(i + " " + filler);
+        }
+        return slow.join("busy", "slowpoke")
+          .compose(p -> healthy.join("busy", "healthy"))
+          .compose(p -> watcher.join("busy", "watcher"))
+          .compose(p -> publisher.join("busy", "publisher"))
+          .compose(p -> {
+            slow.pause();
+            // in batches of ten, each sent once the healthy members have the previous one (a member that
+            // reads keeps up); every publish must be acknowledged: the publisher never gets an error
+            List<String> healthyGot = new ArrayList<>();
+            List<String> watcherGot = new ArrayList<>();
+            Future<Void> batches = Future.succeededFuture();
+            for (int i = 0; i < count; i += 10) {
+              List<String> batch = texts.subList(i, Math.min(count, i + 10));
+              batches = batches.compose(v -> publishAll(publisher, "busy", batch))
+                .compose(v -> Future.all(messagesFrom(healthy, "busy", "publisher", batch.size()),
+                  messagesFrom(watcher, "busy", "publisher", batch.size())))
+                .map(got -> {
+                  healthyGot.addAll(got.resultAt(0));
+                  watcherGot.addAll(got.resultAt(1));
+                  return null;
+                });
+            }
+            return batches
+              .compose(v -> watcher.event("left", l -> "slowpoke".equals(l.getString("name")), "the slow consumer's left"))
+              .map(left -> List.of(healthyGot, watcherGot));
+          })
+          .onComplete(ctx.succeeding(got -> ctx.verify(() -> {
+            assertEquals(texts, got.get(0), "a healthy member of the same transport got every message in order");
+            assertEquals(texts, got.get(1), "a /ws member got every message in order");
+            // let the stalled client read again, so that it sees its close and the test can end cleanly
+            slow.resume();
+            ctx.completeNow();
+          })));
+      }).onFailure(ctx::failNow);
+  }
+
+  @Test
+  void oversizedInputIsRefusedAndEveryoneElseCarriesOn(Vertx vertx, VertxTestContext ctx) {
+    start(vertx, new JsonObject()).compose(port -> Future.all(connect(vertx, port), ws(vertx, port), ws(vertx, port))
+      .compose(all -> {
+        ChatClient x = all.resultAt(0);
+        ChatClient a = all.resultAt(1);
+        ChatClient b = all.resultAt(2);
+        return x.join("big", "xavier").compose(p -> a.join("big", "anna")).compose(p -> b.join("big", "bob"))
+          .compose(p -> sendOversized(vertx, port, x))
+          .compose(v -> a.publish("big", "still here"))
+          .compose(id -> message(b, "big", "still here"));
+      })).onComplete(ctx.succeedingThenComplete());
+  }
+
+  @Test
+  void unfinishedInputIsLetGoWithinItsBound(Vertx vertx, VertxTestContext ctx) {
+    start(vertx, new JsonObject()).compose(port -> Future.all(connect(vertx, port), ws(vertx, port), ws(vertx, port))
+      .compose(all -> {
+        ChatClient x = all.resultAt(0);
+        ChatClient a = all.resultAt(1);
+        ChatClient b = all.resultAt(2);
+        long started = System.nanoTime();
+        return x.join("slowloris", "xavier").compose(p -> a.join("slowloris", "anna")).compose(p -> b.join("slowloris", "bob"))
+          .compose(p -> leaveUnfinished(vertx, port, x))
+          .compose(v -> {
+            long ms = (System.nanoTime() - started) / 1_000_000;
+            ctx.verify(() -> assertTrue(ms < MAX_UNFINISHED_MS + 5_000, "let go after " + ms + " ms"));
+            // the server's loop may still be finishing the close when the client hears of it
+            InboundMemory inbound = ParleyNode.of(vertx).shared(InboundMemory.class,
+              () -> InboundMemory.create(ParleyNode.of(vertx).config().limits()));
+            return Polling.until(vertx, () -> inbound.held() == 0, "no bytes held for unfinished input");
+          })
+          .compose(v -> a.publish("slowloris", "still here"))
+          .compose(id -> message(b, "slowloris", "still here"));
+      })).onComplete(ctx.succeedingThenComplete());
+  }
+}
