@@ -60,7 +60,8 @@ public final class ParleyVerticle extends VerticleBase {
     Router router = Router.router(vertx);
     OriginGuard origins = new OriginGuard(config.http().allowedOrigins());
     // SockJS's xhr transports need the body parsed; one message must fit, with room for JSON escaping.
-    BodyHandler body = BodyHandler.create(false).setBodyLimit(config.limits().maxFrameBytes() * 6L + 1024);
+    // (jsonp_send URL-encodes it: up to three times more)
+    BodyHandler body = BodyHandler.create(false).setBodyLimit((config.limits().maxFrameBytes() * 6L + 1024) * 3);
 
     // Every realtime endpoint refuses foreign browser origins before anything else runs. Plain paths,
     // no pathRegex: a capturing group would set the request parameter "param0", which vertx-web's
@@ -73,11 +74,12 @@ public final class ParleyVerticle extends VerticleBase {
     router.route("/ws").handler(webSocket);
     Future<Router> bridge = Future.succeededFuture();
     if (config.sockjs().enabled()) {
-      router.route("/sockjs*").handler(body).subRouter(SockJsTransport.router(vertx, node, hub));
+      router.route("/sockjs*").handler(body).handler(SockJsTransport::checkSendBody)
+        .subRouter(SockJsTransport.router(vertx, node, hub));
     }
     if (config.bridge().enabled()) {
       bridge = BridgeTransport.create(vertx, node, hub)
-        .onSuccess(r -> router.route("/eventbus*").handler(body).subRouter(r));
+        .onSuccess(r -> router.route("/eventbus*").handler(body).handler(SockJsTransport::checkSendBody).subRouter(r));
     }
     if (config.socketio().enabled()) {
       router.route(config.socketio().path() + "*").handler(origins);
@@ -94,6 +96,8 @@ public final class ParleyVerticle extends VerticleBase {
       HttpServerOptions options = new HttpServerOptions()
         .setMaxWebSocketFrameSize(hardCap)
         .setMaxWebSocketMessageSize(hardCap)
+        // jsonp_send carries its messages URL-encoded in one form field, up to three times their size
+        .setMaxFormAttributeSize(hardCap * 3)
         .setWebSocketClosingTimeout(5);
       server = vertx.createHttpServer(options).requestHandler(router)
         .connectionHandler(conn -> UnfinishedInputGuard.install(conn, config.limits().maxUnfinishedMs()));

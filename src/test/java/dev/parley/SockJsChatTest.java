@@ -7,6 +7,8 @@ import dev.parley.support.TestServer;
 import dev.parley.support.WsClient;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.junit5.Timeout;
 import io.vertx.junit5.VertxExtension;
@@ -20,6 +22,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.BiFunction;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The native protocol over SockJS at {@code /sockjs}, each real transport chatting with a raw
@@ -149,5 +152,49 @@ class SockJsChatTest {
         ctx.verify(() -> assertEquals(1009, notice.getInteger("code")));
         ctx.completeNow();
       }));
+  }
+
+  @Test
+  void aSendBodyWithANonStringElementIsRefusedWholeAndTheSessionCarriesOn(Vertx vertx, VertxTestContext ctx) {
+    Future.all(SockJsXhrClient.polling(vertx, port), WsClient.connect(vertx, port))
+      .compose(all -> {
+        SockJsXhrClient x = all.resultAt(0);
+        WsClient w = all.resultAt(1);
+        String publish = new JsonObject().put("type", "publish").put("room", "bodies").put("text", "half of a bad body").encode();
+        return x.join("bodies", "xavier").compose(p -> w.join("bodies", "wendy"))
+          .compose(p -> vertx.createHttpClient().request(HttpMethod.POST, port, "127.0.0.1", x.base() + "/xhr_send")
+            .compose(req -> req.send(new JsonArray().add(publish).addNull().encode()))
+            .compose(resp -> resp.body().map(body -> {
+              ctx.verify(() -> {
+                assertEquals(500, resp.statusCode());
+                assertTrue(body.toString().contains("array of strings"), body.toString());
+              });
+              return null;
+            })))
+          .compose(v -> x.publish("bodies", "after the bad body"))
+          .compose(ack -> w.expect(f -> "message".equals(f.getString("type")) && "xavier".equals(f.getString("name")),
+            "xavier's next message"))
+          .map(m -> {
+            ctx.verify(() -> assertEquals("after the bad body", m.getString("text"), "nothing of the refused body was delivered"));
+            return null;
+          });
+      }).onComplete(ctx.succeedingThenComplete());
+  }
+
+  @Test
+  void jsonpSendCarriesAMessageOfTheFullTextLength(Vertx vertx, VertxTestContext ctx) {
+    // every character is two UTF-8 bytes and six once URL-encoded: far past Vert.x's default form field limit
+    String text = "é".repeat(4000);
+    Future.all(SockJsXhrClient.connect(vertx, port, SockJsXhrClient.Mode.JSONP_POLLING), WsClient.connect(vertx, port))
+      .compose(all -> {
+        SockJsXhrClient x = all.resultAt(0);
+        WsClient w = all.resultAt(1);
+        return x.join("long-jsonp", "xavier").compose(p -> w.join("long-jsonp", "wendy"))
+          .compose(p -> x.publish("long-jsonp", text))
+          .compose(ack -> {
+            ctx.verify(() -> assertEquals("ack", ack.getString("type"), ack.encode()));
+            return w.expect(f -> text.equals(f.getString("text")), "the long message");
+          });
+      }).onComplete(ctx.succeedingThenComplete());
   }
 }

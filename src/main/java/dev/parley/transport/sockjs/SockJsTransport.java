@@ -43,6 +43,49 @@ public final class SockJsTransport {
     ctx.next();
   }
 
+  /**
+   * Refuses an {@code xhr_send} or {@code jsonp_send} body that is JSON but not an array of strings (a
+   * {@code null}, a number, an object): vertx-web would log a stack trace and drop the messages, the
+   * client none the wiser. The whole body is refused with the SockJS protocol's answer for a bad payload
+   * (HTTP 500, {@code Broken JSON encoding.}) and a reason, so nothing in it is half-delivered. Malformed
+   * JSON is left to vertx-web, which answers the same. Mount after the body handler.
+   */
+  public static void checkSendBody(RoutingContext ctx) {
+    String path = ctx.request().path();
+    boolean xhr = path.endsWith("/xhr_send");
+    boolean jsonp = path.endsWith("/jsonp_send");
+    if (!xhr && !jsonp || ctx.request().method() != io.vertx.core.http.HttpMethod.POST) {
+      ctx.next();
+      return;
+    }
+    String payload = jsonp && ctx.request().getFormAttribute("d") != null
+      ? ctx.request().getFormAttribute("d")
+      : ctx.body().asString();
+    if (payload == null || payload.isEmpty()) {
+      ctx.next();
+      return;
+    }
+    com.fasterxml.jackson.databind.JsonNode messages;
+    try {
+      messages = dev.parley.core.Json.MAPPER.readTree(payload);
+    } catch (java.io.IOException | RuntimeException e) {
+      ctx.next(); // not JSON at all: vertx-web answers "Broken JSON encoding."
+      return;
+    }
+    boolean strings = messages != null && messages.isArray();
+    if (strings) {
+      for (com.fasterxml.jackson.databind.JsonNode m : messages) {
+        strings &= m.isTextual();
+      }
+    }
+    if (strings) {
+      ctx.next();
+    } else {
+      ctx.response().setStatusCode(500).putHeader(HttpHeaders.CONTENT_TYPE, "text/plain; charset=UTF-8")
+        .end("Broken JSON encoding. The payload must be a JSON array of strings; nothing in it was accepted.");
+    }
+  }
+
   private static final Pattern RECEIVING_TRANSPORT = Pattern.compile("/(xhr|xhr_streaming|eventsource|htmlfile|jsonp)$");
 
   /** SockJS options shared by {@code /sockjs} and the bridge at {@code /eventbus}. */
