@@ -161,8 +161,9 @@ class SockJsChatTest {
         SockJsXhrClient x = all.resultAt(0);
         WsClient w = all.resultAt(1);
         String publish = new JsonObject().put("type", "publish").put("room", "bodies").put("text", "half of a bad body").encode();
+        io.vertx.core.http.HttpClient raw = vertx.createHttpClient();
         return x.join("bodies", "xavier").compose(p -> w.join("bodies", "wendy"))
-          .compose(p -> vertx.createHttpClient().request(HttpMethod.POST, port, "127.0.0.1", x.base() + "/xhr_send")
+          .compose(p -> raw.request(HttpMethod.POST, port, "127.0.0.1", x.base() + "/xhr_send")
             .compose(req -> req.send(new JsonArray().add(publish).addNull().encode()))
             .compose(resp -> resp.body().map(body -> {
               ctx.verify(() -> {
@@ -177,7 +178,8 @@ class SockJsChatTest {
           .map(m -> {
             ctx.verify(() -> assertEquals("after the bad body", m.getString("text"), "nothing of the refused body was delivered"));
             return null;
-          });
+          })
+          .eventually(raw::close);
       }).onComplete(ctx.succeedingThenComplete());
   }
 

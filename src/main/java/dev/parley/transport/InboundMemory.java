@@ -14,6 +14,7 @@ public final class InboundMemory {
 
   private final long budget;
   private final AtomicLong held = new AtomicLong();
+  private final AtomicLong peak = new AtomicLong();
 
   InboundMemory(long budget) {
     this.budget = budget;
@@ -31,6 +32,7 @@ public final class InboundMemory {
         return false;
       }
       if (held.compareAndSet(now, now + bytes)) {
+        peak.accumulateAndGet(now + bytes, Math::max);
         return true;
       }
     }
@@ -42,6 +44,11 @@ public final class InboundMemory {
 
   public long held() {
     return held.get();
+  }
+
+  /** The most ever held at once since start. */
+  public long peak() {
+    return peak.get();
   }
 
   public long budget() {

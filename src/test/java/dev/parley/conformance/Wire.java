@@ -53,6 +53,7 @@ final class Wire {
   /** A WebSocket whose frames queue up until a test takes them; {@link #closed()} completes on close. */
   static final class Ws {
     final WebSocket socket;
+    io.vertx.core.http.WebSocketClient client;
     private final Vertx vertx;
     private final Deque<Object> frames = new ArrayDeque<>();
     private final Deque<Promise<Object>> waiting = new ArrayDeque<>();
@@ -68,9 +69,14 @@ final class Wire {
     }
 
     static Future<Ws> open(Vertx vertx, int port, String uri) {
-      return vertx.createWebSocketClient(new WebSocketClientOptions().setMaxMessageSize(2_000_000).setMaxFrameSize(2_000_000))
-        .connect(new WebSocketConnectOptions().setHost("127.0.0.1").setPort(port).setURI(uri))
-        .map(ws -> new Ws(vertx, ws));
+      io.vertx.core.http.WebSocketClient client =
+        vertx.createWebSocketClient(new WebSocketClientOptions().setMaxMessageSize(2_000_000).setMaxFrameSize(2_000_000));
+      return client.connect(new WebSocketConnectOptions().setHost("127.0.0.1").setPort(port).setURI(uri))
+        .map(ws -> {
+          Ws w = new Ws(vertx, ws);
+          w.client = client; // Vert.x closes a client once it is garbage collected: keep it referenced
+          return w;
+        });
     }
 
     /** Answers the server's pings from now on (a live client that just does nothing else). */

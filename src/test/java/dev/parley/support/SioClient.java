@@ -36,6 +36,8 @@ public final class SioClient extends TestClient {
   private final Map<Long, Promise<JsonArray>> acks = new HashMap<>();
   private final Promise<Void> connected = Promise.promise();
   private WebSocket ws;
+  /** Kept referenced: Vert.x closes a client that is garbage collected, with its connections. */
+  private io.vertx.core.http.WebSocketClient wsClient;
   private HttpClient http;
   private String sid;
   private long ackSeq;
@@ -67,7 +69,8 @@ public final class SioClient extends TestClient {
     if (receiveBuffer > 0) {
       options.setReceiveBufferSize(receiveBuffer);
     }
-    return vertx.createWebSocketClient(options)
+    wsClient = vertx.createWebSocketClient(options);
+    return wsClient
       .connect(new WebSocketConnectOptions().setHost("127.0.0.1").setPort(port)
         .setURI("/socket.io/?EIO=4&transport=websocket"))
       .map(socket -> {
@@ -188,7 +191,9 @@ public final class SioClient extends TestClient {
   /** Sends one Engine.IO packet as text ({@code "40"}, {@code "42[...]"}...). */
   public void send(String packet) {
     if (mode == Mode.WEBSOCKET) {
-      ws.writeTextMessage(packet);
+      if (!ws.isClosed()) {
+        ws.writeTextMessage(packet); // a write the server no longer reads fails quietly, as in a browser
+      }
     } else {
       post(packet);
     }
@@ -197,7 +202,9 @@ public final class SioClient extends TestClient {
   /** Sends one binary Engine.IO message (a Socket.IO attachment). */
   public void sendBinary(Buffer data) {
     if (mode == Mode.WEBSOCKET) {
-      ws.writeBinaryMessage(data);
+      if (!ws.isClosed()) {
+        ws.writeBinaryMessage(data);
+      }
     } else {
       post("b" + java.util.Base64.getEncoder().encodeToString(data.getBytes()));
     }

@@ -13,6 +13,8 @@ import java.util.UUID;
 public class SockJsWsClient extends TestClient {
 
   private WebSocket ws;
+  /** Kept referenced: Vert.x closes a client that is garbage collected, with its connections. */
+  private io.vertx.core.http.WebSocketClient client;
 
   protected SockJsWsClient(Vertx vertx) {
     super(vertx);
@@ -45,7 +47,8 @@ public class SockJsWsClient extends TestClient {
     if (receiveBuffer > 0) {
       clientOptions.setReceiveBufferSize(receiveBuffer);
     }
-    return vertx.createWebSocketClient(clientOptions)
+    client = vertx.createWebSocketClient(clientOptions);
+    return client
       .connect(options)
       .compose(ws -> {
         this.ws = ws;
