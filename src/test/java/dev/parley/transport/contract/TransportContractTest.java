@@ -2,6 +2,7 @@ package dev.parley.transport.contract;
 
 import dev.parley.ParleyNode;
 import dev.parley.support.ChatClient;
+import dev.parley.support.ChatFlows;
 import dev.parley.support.ChatClient.ChatError;
 import dev.parley.support.NativeChatClient;
 import dev.parley.support.Polling;
@@ -92,34 +93,12 @@ public abstract class TransportContractTest {
     return c.event("message", m -> room.equals(m.getString("room")) && text.equals(m.getString("text")), "message " + text);
   }
 
-  /** The next {@code count} messages of {@code room} from the member called {@code name}, in arrival order. */
-  private static Future<List<String>> messagesFrom(ChatClient c, String room, String name, int count) {
-    List<String> texts = new ArrayList<>();
-    Future<Void> chain = Future.succeededFuture();
-    for (int i = 0; i < count; i++) {
-      chain = chain.compose(v -> c.event("message", m -> room.equals(m.getString("room")) && name.equals(m.getString("name")),
-        "message " + texts.size() + " from " + name).map(m -> {
-        texts.add(m.getString("text"));
-        return null;
-      }));
-    }
-    return chain.map(texts);
-  }
-
   private static List<String> numbered(String prefix, int count) {
     List<String> out = new ArrayList<>();
     for (int i = 0; i < count; i++) {
       out.add(prefix + i);
     }
     return out;
-  }
-
-  private static Future<Void> publishAll(ChatClient c, String room, List<String> texts) {
-    List<Future<String>> acks = new ArrayList<>();
-    for (String t : texts) {
-      acks.add(c.publish(room, t));
-    }
-    return Future.all(acks).mapEmpty();
   }
 
   private static <T> Future<ChatError> refusal(Future<T> command) {
@@ -137,8 +116,8 @@ public abstract class TransportContractTest {
         List<String> fromX = numbered("x-", 20);
         List<String> fromW = numbered("w-", 20);
         return w.join("both", "wendy").compose(p -> x.join("both", "xavier"))
-          .compose(p -> Future.all(publishAll(x, "both", fromX), publishAll(w, "both", fromW)))
-          .compose(v -> Future.all(messagesFrom(w, "both", "xavier", 20), messagesFrom(x, "both", "wendy", 20)))
+          .compose(p -> Future.all(ChatFlows.publishAll(x, "both", fromX), ChatFlows.publishAll(w, "both", fromW)))
+          .compose(v -> Future.all(ChatFlows.messagesFrom(w, "both", "xavier", 20), ChatFlows.messagesFrom(x, "both", "wendy", 20)))
           .onComplete(ctx.succeeding(got -> ctx.verify(() -> {
             assertEquals(fromX, got.resultAt(0), "the /ws member got the transport's messages in order");
             assertEquals(fromW, got.resultAt(1), "the transport got the /ws member's messages in order");
@@ -253,7 +232,7 @@ public abstract class TransportContractTest {
               assertEquals(sent, ok + refused);
             });
             // everything accepted reaches the other member, and nothing else does
-            return messagesFrom(w, "flood", "xavier", ok).compose(texts -> w.publish("flood", "end")
+            return ChatFlows.messagesFrom(w, "flood", "xavier", ok).compose(texts -> w.publish("flood", "end")
               .compose(id -> message(w, "flood", "end"))
               .compose(end -> w.client().unread())
               .map(unread -> {
@@ -289,25 +268,10 @@ public abstract class TransportContractTest {
           .compose(p -> publisher.join("busy", "publisher"))
           .compose(p -> {
             slow.pause();
-            // in batches of ten, each sent once the healthy members have the previous one (a member that
-            // reads keeps up); every publish must be acknowledged: the publisher never gets an error
-            List<String> healthyGot = new ArrayList<>();
-            List<String> watcherGot = new ArrayList<>();
-            Future<Void> batches = Future.succeededFuture();
-            for (int i = 0; i < count; i += 10) {
-              List<String> batch = texts.subList(i, Math.min(count, i + 10));
-              batches = batches.compose(v -> publishAll(publisher, "busy", batch))
-                .compose(v -> Future.all(messagesFrom(healthy, "busy", "publisher", batch.size()),
-                  messagesFrom(watcher, "busy", "publisher", batch.size())))
-                .map(got -> {
-                  healthyGot.addAll(got.resultAt(0));
-                  watcherGot.addAll(got.resultAt(1));
-                  return null;
-                });
-            }
-            return batches
-              .compose(v -> watcher.event("left", l -> "slowpoke".equals(l.getString("name")), "the slow consumer's left"))
-              .map(left -> List.of(healthyGot, watcherGot));
+            // every publish must be acknowledged: the publisher never gets an error
+            return ChatFlows.floodInBatches(publisher, "publisher", "busy", texts, List.of(healthy, watcher))
+              .compose(got -> watcher.event("left", l -> "slowpoke".equals(l.getString("name")), "the slow consumer's left")
+                .map(left -> got));
           })
           .onComplete(ctx.succeeding(got -> ctx.verify(() -> {
             assertEquals(texts, got.get(0), "a healthy member of the same transport got every message in order");
