@@ -31,6 +31,7 @@ public final class ParleyNode {
   private static final char[] ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz".toCharArray();
 
   private final String id;
+  private final Context context;
   private final ParleyConfig config;
   private final Broker broker;
   private final AtomicInteger connections = new AtomicInteger();
@@ -39,7 +40,8 @@ public final class ParleyNode {
   private final Map<Hub, Context> hubs = new ConcurrentHashMap<>();
   private volatile EmitterListener emitter;
 
-  private ParleyNode(String id, ParleyConfig config, Broker broker) {
+  private ParleyNode(String id, ParleyConfig config, Broker broker, Context context) {
+    this.context = context;
     this.id = id;
     this.config = config;
     this.broker = broker;
@@ -48,14 +50,27 @@ public final class ParleyNode {
   /** The node of this Vert.x instance, created on first use; pair every call with {@link #release}. */
   public static Future<ParleyNode> acquire(Vertx vertx, ParleyConfig config) {
     Holder holder = NODES.compute(vertx, (v, h) -> {
-      Holder x = h == null ? new Holder(create(vertx, config)) : h;
+      Holder x = h == null ? new Holder(createOnOwnContext(vertx, config)) : h;
       x.refs++;
       return x;
     });
     return holder.node;
   }
 
-  private static Future<ParleyNode> create(Vertx vertx, ParleyConfig config) {
+  /**
+   * Node-wide work (the broker's connections and timers, the emitter listener) runs on an event-loop
+   * context of its own, not on the context of whichever transport verticle happened to start first: that
+   * verticle's loop is busy with its own connections, and its undeployment must not take the broker's
+   * timers with it.
+   */
+  private static Future<ParleyNode> createOnOwnContext(Vertx vertx, ParleyConfig config) {
+    Context context = ((io.vertx.core.internal.VertxInternal) vertx).createEventLoopContext();
+    io.vertx.core.Promise<ParleyNode> created = io.vertx.core.Promise.promise();
+    context.runOnContext(v -> create(vertx, config, context).onComplete(created));
+    return created.future();
+  }
+
+  private static Future<ParleyNode> create(Vertx vertx, ParleyConfig config, Context context) {
     String id = config.node().id() != null ? config.node().id() : randomId();
     LOG.info("node {} starting with broker={}", id, config.broker().type());
     Future<Broker> broker = switch (config.broker().type()) {
@@ -68,7 +83,7 @@ public final class ParleyNode {
       default -> Future.failedFuture(new IllegalStateException("unreachable: broker.type validated at start-up"));
     };
     return broker.compose(b -> {
-      ParleyNode node = new ParleyNode(id, config, b);
+      ParleyNode node = new ParleyNode(id, config, b, context);
       if (!config.emitter().enabled()) {
         return Future.succeededFuture(node);
       }
@@ -97,8 +112,12 @@ public final class ParleyNode {
         return Future.succeededFuture();
       }
       ParleyNode node = ar.result();
-      Future<Void> emitter = node.emitter == null ? Future.succeededFuture() : node.emitter.close();
-      return emitter.eventually(node.broker::close);
+      io.vertx.core.Promise<Void> closed = io.vertx.core.Promise.promise();
+      node.context.runOnContext(v -> {
+        Future<Void> emitter = node.emitter == null ? Future.succeededFuture() : node.emitter.close();
+        emitter.eventually(node.broker::close).onComplete(closed);
+      });
+      return closed.future();
     });
   }
 
@@ -110,6 +129,11 @@ public final class ParleyNode {
 
   public String id() {
     return id;
+  }
+
+  /** The event-loop context node-wide work runs on (broker, emitter listener). */
+  public Context context() {
+    return context;
   }
 
   public ParleyConfig config() {

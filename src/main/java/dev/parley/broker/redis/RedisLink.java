@@ -55,6 +55,16 @@ public final class RedisLink {
     return first.future();
   }
 
+  /**
+   * Fails unless called on the link's own context (the node's): the connection state is confined to it,
+   * and a call from a hub's loop would race with reconnects.
+   */
+  void checkContext() {
+    if (Vertx.currentContext() != context) {
+      throw new IllegalStateException("Redis link " + name + " used off its context, from " + Thread.currentThread().getName());
+    }
+  }
+
   public boolean isUp() {
     return connection != null;
   }
@@ -83,11 +93,13 @@ public final class RedisLink {
   }
 
   private void connect(Promise<Void> first) {
+    checkContext();
     if (closed) {
       first.tryComplete();
       return;
     }
-    client.connect().onComplete(ar -> {
+    // the connection completes on the Redis client's own thread: come back to this link's context
+    dev.parley.broker.Callers.onCaller(client.connect()).onComplete(ar -> {
       if (closed) {
         if (ar.succeeded()) {
           ar.result().close();
@@ -136,6 +148,7 @@ public final class RedisLink {
   }
 
   private void retry() {
+    checkContext();
     long delay = backoff / 2 + ThreadLocalRandom.current().nextLong(backoff / 2 + 1);
     backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
     retryTimer = vertx.setTimer(Math.max(1, delay), t -> {
