@@ -43,13 +43,14 @@ public final class UnfinishedInputGuard extends ChannelInboundHandlerAdapter {
   }
 
   /**
-   * Installs the guard on a new HTTP connection (the server's {@code connectionHandler}). False, with a
-   * warning logged once, when the connection is not the Vert.x type this was written against; the
+   * Installs the guard on a new HTTP connection (the server's {@code connectionHandler}). False, reported
+   * through {@link Internals}, when the connection is not the Vert.x type this was written against; the
    * server then runs without the time bound (a test fails first when the pinned Vert.x changes).
    */
   public static boolean install(HttpConnection connection, long timeoutMs) {
     if (!(connection instanceof ConnectionBase base)) {
-      warnOnce(connection.getClass().getName());
+      Internals.fallback("connection-pipeline", "unexpected HTTP connection type " + connection.getClass().getName()
+        + ": limits.maxUnfinishedMs is not enforced on HTTP and WebSocket input");
       return false;
     }
     ChannelHandlerContext vertx = base.channelHandlerContext();
@@ -58,15 +59,6 @@ public final class UnfinishedInputGuard extends ChannelInboundHandlerAdapter {
       pipeline.addBefore(vertx.name(), NAME, new UnfinishedInputGuard(timeoutMs));
     }
     return true;
-  }
-
-  private static volatile boolean warned;
-
-  private static void warnOnce(String type) {
-    if (!warned) {
-      warned = true;
-      LOG.warn("unexpected HTTP connection type {}: limits.maxUnfinishedMs is not enforced on HTTP and WebSocket input", type);
-    }
   }
 
   @Override

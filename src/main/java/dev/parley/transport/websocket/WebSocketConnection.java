@@ -3,7 +3,9 @@ package dev.parley.transport.websocket;
 import dev.parley.config.ParleyConfig;
 import dev.parley.core.CloseCode;
 import dev.parley.core.Hub;
+import dev.parley.transport.Internals;
 import dev.parley.transport.NativeConnection;
+import dev.parley.transport.UnfinishedInputGuard;
 import dev.parley.transport.OutboundMemory;
 import io.vertx.core.Context;
 import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
@@ -135,15 +137,40 @@ final class WebSocketConnection extends NativeConnection {
   }
 
   /**
-   * The Netty context under a server WebSocket, for the {@link FrameWriter} fast path. vertx-web's router
-   * hands out a wrapper around Vert.x's own WebSocket with no accessor for it, so the wrapped socket is
-   * read reflectively (vertx-web 5.0.10). Null, and the plain Vert.x write path, if that ever fails.
+   * The Netty context under a server WebSocket, for the {@link FrameWriter} fast path, or null (and Vert.x's
+   * own write path) when the internals are not as expected. vertx-web's router hands out a wrapper around
+   * Vert.x's own WebSocket with no accessor for it, so the wrapped socket is read reflectively (vertx-web
+   * 5.0.10). The fast path writes complete frames below Vert.x's handler, so it is taken only when the
+   * handlers below are the frame codecs it expects (never a TLS or unknown handler).
    */
   static ChannelHandlerContext channelOf(ServerWebSocket ws) {
-    if (unwrap(ws) instanceof WebSocketInternal internal) {
-      ChannelHandlerContext ctx = internal.channelHandlerContext();
-      // the fast path writes below the pipeline's handlers: never past one that encrypts
-      return ctx.pipeline().get(io.netty.handler.ssl.SslHandler.class) == null ? ctx : null;
+    if (!(unwrap(ws) instanceof WebSocketInternal internal)) {
+      return null;
+    }
+    ChannelHandlerContext ctx = internal.channelHandlerContext();
+    String unexpected = unexpectedHandlerBelow(ctx);
+    if (unexpected != null) {
+      Internals.fallback("ws-pipeline", "handler " + unexpected + " below Vert.x's");
+      return null;
+    }
+    return ctx;
+  }
+
+  /** Handlers that may sit between the channel and Vert.x's handler of a WebSocket: frame codecs only. */
+  private static final java.util.List<String> FRAME_CODECS = java.util.List.of(
+    "io.netty.handler.codec.http.websocketx.", "io.netty.handler.codec.http.websocketx.extensions.",
+    UnfinishedInputGuard.class.getName());
+
+  /** The first handler below {@code ctx} that is not a known frame codec, or null. */
+  static String unexpectedHandlerBelow(ChannelHandlerContext ctx) {
+    for (java.util.Map.Entry<String, io.netty.channel.ChannelHandler> e : ctx.pipeline()) {
+      if (e.getValue() == ctx.handler()) {
+        return null;
+      }
+      String type = e.getValue().getClass().getName();
+      if (FRAME_CODECS.stream().noneMatch(type::startsWith)) {
+        return type;
+      }
     }
     return null;
   }
@@ -157,9 +184,12 @@ final class WebSocketConnection extends NativeConnection {
         f.setAccessible(true);
         s = (ServerWebSocket) f.get(s);
       } catch (ReflectiveOperationException | RuntimeException e) {
-        LOG.debug("no fast write path for {}: {}", ws.getClass().getName(), e.toString());
+        Internals.fallback("ws-channel", ws.getClass().getName() + ": " + e);
         return ws;
       }
+    }
+    if (!(s instanceof WebSocketInternal)) {
+      Internals.fallback("ws-channel", "no Vert.x WebSocket under " + ws.getClass().getName());
     }
     return s;
   }

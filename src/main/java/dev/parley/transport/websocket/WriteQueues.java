@@ -1,5 +1,6 @@
 package dev.parley.transport.websocket;
 
+import dev.parley.transport.Internals;
 import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.ServerWebSocket;
 import io.vertx.core.internal.http.WebSocketInternal;
@@ -19,8 +20,8 @@ import java.lang.reflect.Field;
  * which can not be turned on for the whole server: Engine.IO and SockJS polling answer requests of one
  * event loop from another). The upgraded HTTP connection writes nothing after the handshake.
  *
- * <p>This reads Vert.x internals reflectively; if they ever change, the swap is skipped (logged once at
- * debug level) and the connection simply keeps Vert.x's default queue.
+ * <p>This reads Vert.x internals reflectively; if they ever change, the swap is skipped (a warning through
+ * {@link Internals}) and the connection simply keeps Vert.x's default queue.
  */
 final class WriteQueues {
 
@@ -45,7 +46,7 @@ final class WriteQueues {
       wsConn = Class.forName("io.vertx.core.http.impl.WebSocketImplBase").getDeclaredField("conn");
       wsConn.setAccessible(true);
     } catch (ReflectiveOperationException | RuntimeException e) {
-      LOG.debug("keeping Vert.x's outbound queues: {}", e.toString());
+      Internals.fallback("write-queues", e.toString());
       queue = null;
     }
     QUEUE = queue;
@@ -61,7 +62,11 @@ final class WriteQueues {
    * WebSocket: {@code upgraded} is the HTTP connection the handshake came on, {@code ws} the unwrapped socket.
    */
   static void useDirect(HttpConnection upgraded, ServerWebSocket ws) {
-    if (QUEUE == null || !(ws instanceof WebSocketInternal)) {
+    if (QUEUE == null) {
+      return;
+    }
+    if (!(ws instanceof WebSocketInternal)) {
+      Internals.fallback("write-queues", "not a Vert.x WebSocket: " + ws.getClass().getName());
       return;
     }
     try {
@@ -69,7 +74,7 @@ final class WriteQueues {
         SWAPPED.incrementAndGet();
       }
     } catch (ReflectiveOperationException | RuntimeException e) {
-      LOG.debug("keeping Vert.x's outbound queue: {}", e.toString());
+      Internals.fallback("write-queues", e.toString());
     }
   }
 

@@ -1,6 +1,7 @@
 package dev.parley.transport.websocket;
 
 import dev.parley.support.TestServer;
+import dev.parley.transport.Internals;
 import dev.parley.support.WsClient;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -17,9 +18,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The per-connection memory saving of {@link WriteQueues} reads Vert.x internals: this fails when a Vert.x
- * upgrade makes it silently stop working, and shows that chat over swapped queues still works (heartbeat
- * pings from Vert.x, events from the hub, the close handshake).
+ * The per-connection memory saving of {@link WriteQueues}, the /ws fast write path and the unfinished-input
+ * guard read Vert.x internals: this fails when a Vert.x upgrade makes any of them fall back to the public
+ * API ({@link Internals}), and shows that chat over swapped queues still works (heartbeat pings from
+ * Vert.x, events from the hub, the close handshake).
  */
 @ExtendWith(VertxExtension.class)
 @Timeout(value = 30, timeUnit = TimeUnit.SECONDS)
@@ -46,6 +48,9 @@ class WriteQueuesTest {
           return a.expect("left", "q");
         });
       })
-      .onComplete(ctx.succeeding(left -> ctx.completeNow()));
+      .onComplete(ctx.succeeding(left -> ctx.verify(() -> {
+        assertEquals(java.util.Set.of(), Internals.fallbacks(), "no internals fell back to the public API");
+        ctx.completeNow();
+      })));
   }
 }
