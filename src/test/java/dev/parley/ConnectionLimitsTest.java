@@ -1,6 +1,7 @@
 package dev.parley;
 
 import dev.parley.support.RawWsClient;
+import dev.parley.support.SockJsWsClient;
 import dev.parley.support.TestServer;
 import dev.parley.support.WsClient;
 import io.vertx.core.Future;
@@ -274,6 +275,18 @@ class ConnectionLimitsTest {
       }))
       .compose(v -> retry(() -> WsClient.connect(vertx, port), 50)))
       .onComplete(ctx.succeedingThenComplete());
+  }
+
+  @Test
+  void aSockJsSessionBeyondMaxConnectionsIsToldWhyBeforeItCloses(Vertx vertx, VertxTestContext ctx) {
+    JsonObject cfg = new JsonObject().put("http", new JsonObject().put("maxConnections", 1));
+    TestServer.start(vertx, cfg, 1).compose(port -> WsClient.connect(vertx, port)
+      .compose(first -> SockJsWsClient.openWithoutWelcome(vertx, port))
+      .compose(second -> second.expect("close").compose(notice -> second.closed().map(notice))))
+      .onComplete(ctx.succeeding(notice -> ctx.verify(() -> {
+        assertEquals(4002, notice.getInteger("code"));
+        ctx.completeNow();
+      })));
   }
 
   private static void sendBatch(WsClient publisher, String text, int n) {

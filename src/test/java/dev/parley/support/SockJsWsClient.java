@@ -31,6 +31,12 @@ public class SockJsWsClient extends TestClient {
     return c.open(port, "/sockjs", null, receiveBuffer).compose(v -> c.expect("welcome")).map(c);
   }
 
+  /** A SockJS session on {@code /sockjs} that is open (the {@code o} frame came), without waiting for {@code welcome}. */
+  public static Future<SockJsWsClient> openWithoutWelcome(Vertx vertx, int port) {
+    SockJsWsClient c = new SockJsWsClient(vertx);
+    return c.open(port, "/sockjs", null).map(c);
+  }
+
   /** Opens the SockJS session under a prefix; completes on the {@code o} frame. */
   protected Future<Void> open(int port, String prefix, String origin) {
     return open(port, prefix, origin, 0);

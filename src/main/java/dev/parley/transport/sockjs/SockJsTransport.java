@@ -112,7 +112,9 @@ public final class SockJsTransport {
     return SockJSHandler.create(vertx, options(node.config())).socketHandler(socket -> {
       ParleyNode.Ticket ticket = node.admit();
       if (ticket == null) {
-        socket.close(CloseCode.SERVER_FULL.code(), "server full");
+        // SockJS cannot carry the code: say it in a last frame, as every other close does
+        socket.write(SockJsConnection.closeNotice(CloseCode.SERVER_FULL, "server full"))
+          .onComplete(ar -> socket.close(CloseCode.SERVER_FULL.code(), "server full"));
         return;
       }
       new SockJsConnection(hub, node.config(), vertx.getOrCreateContext(),
