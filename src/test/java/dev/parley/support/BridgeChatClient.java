@@ -9,16 +9,10 @@ import java.util.function.Predicate;
  * {@link ChatClient} over the event bus bridge: commands are {@code send}s with a reply address, room
  * events arrive as {@code rec} frames on {@code parley.room.<room>}, registered right after each join.
  */
-public final class BridgeChatClient implements ChatClient {
-
-  private final BridgeClient client;
+public final class BridgeChatClient extends DelegatingChatClient<BridgeClient> {
 
   public BridgeChatClient(BridgeClient client) {
-    this.client = client;
-  }
-
-  public BridgeClient client() {
-    return client;
+    super(client);
   }
 
   /** Requests in flight at most: the bridge refuses more reply handlers per socket than it allows. */
@@ -84,25 +78,5 @@ public final class BridgeChatClient implements ChatClient {
     return client.expect(f -> "rec".equals(f.getString("type")) && f.getString("address", "").startsWith("parley.room.")
       && f.getJsonObject("body") != null && type.equals(f.getJsonObject("body").getString("type"))
       && match.test(f.getJsonObject("body")), what).map(f -> f.getJsonObject("body"));
-  }
-
-  @Override
-  public void pause() {
-    client.pauseReading();
-  }
-
-  @Override
-  public void resume() {
-    client.resumeReading();
-  }
-
-  @Override
-  public Future<Void> closed() {
-    return client.closed().mapEmpty();
-  }
-
-  @Override
-  public void close() {
-    client.close();
   }
 }

@@ -3,19 +3,11 @@ package dev.parley.support;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
 
-import java.util.function.Predicate;
-
 /** {@link ChatClient} over the native JSON protocol: {@code /ws} and every SockJS transport of {@code /sockjs}. */
-public final class NativeChatClient implements ChatClient {
-
-  private final TestClient client;
+public final class NativeChatClient extends DelegatingChatClient<TestClient> {
 
   public NativeChatClient(TestClient client) {
-    this.client = client;
-  }
-
-  public TestClient client() {
-    return client;
+    super(client);
   }
 
   private Future<JsonObject> command(JsonObject frame) {
@@ -45,30 +37,5 @@ public final class NativeChatClient implements ChatClient {
   @Override
   public Future<Void> leave(String room) {
     return command(new JsonObject().put("type", "leave").put("room", room)).mapEmpty();
-  }
-
-  @Override
-  public Future<JsonObject> event(String type, Predicate<JsonObject> match, String what) {
-    return client.expect(f -> type.equals(f.getString("type")) && match.test(f), what);
-  }
-
-  @Override
-  public void pause() {
-    client.pauseReading();
-  }
-
-  @Override
-  public void resume() {
-    client.resumeReading();
-  }
-
-  @Override
-  public Future<Void> closed() {
-    return client.closed().mapEmpty();
-  }
-
-  @Override
-  public void close() {
-    client.close();
   }
 }

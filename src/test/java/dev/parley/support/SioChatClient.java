@@ -4,19 +4,11 @@ import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
-import java.util.function.Predicate;
-
 /** {@link ChatClient} over Socket.IO in the chat's native vocabulary: events with acks. */
-public final class SioChatClient implements ChatClient {
-
-  private final SioClient client;
+public final class SioChatClient extends DelegatingChatClient<SioClient> {
 
   public SioChatClient(SioClient client) {
-    this.client = client;
-  }
-
-  public SioClient client() {
-    return client;
+    super(client);
   }
 
   private Future<JsonObject> command(String event, JsonObject args) {
@@ -43,30 +35,5 @@ public final class SioChatClient implements ChatClient {
   @Override
   public Future<Void> leave(String room) {
     return command("leave", new JsonObject().put("room", room)).mapEmpty();
-  }
-
-  @Override
-  public Future<JsonObject> event(String type, Predicate<JsonObject> match, String what) {
-    return client.expect(f -> type.equals(f.getString("type")) && match.test(f), what);
-  }
-
-  @Override
-  public void pause() {
-    client.pauseReading();
-  }
-
-  @Override
-  public void resume() {
-    client.resumeReading();
-  }
-
-  @Override
-  public Future<Void> closed() {
-    return client.closed().mapEmpty();
-  }
-
-  @Override
-  public void close() {
-    client.close();
   }
 }
