@@ -177,6 +177,33 @@ class EmitterTest {
   }
 
   @Test
+  void anEmitToASessionReachesThatSessionAloneEvenIfSomeoneTriesARoomOfThatName(Vertx vertx, VertxTestContext ctx) {
+    WsClient[] c = new WsClient[2];
+    Future.all(WsClient.connect(vertx, portA), WsClient.connect(vertx, portB))
+      .compose(all -> {
+        c[0] = all.resultAt(0);
+        c[1] = all.resultAt(1);
+        // the attacker, on the other node, tries to join a room named after the victim's session id
+        c[1].send(new JsonObject().put("type", "join").put("room", c[0].session()).put("name", "mallory").put("ref", "steal"));
+        return c[1].reply("steal");
+      })
+      .compose(refused -> {
+        ctx.verify(() -> assertEquals("invalid_room", refused.getString("code"), refused.encode()));
+        return wrap(() -> publish(List.of(c[0].session()), emit(List.of(c[0].session()), List.of(), "private", "just you")));
+      })
+      .compose(v -> c[0].expect("event"))
+      .compose(e -> wrap(() -> publish(List.of(), emit(List.of(), List.of(), "end"))))
+      .compose(v -> c[1].expect("event"))
+      .compose(end -> c[1].unread())
+      .onComplete(ctx.succeeding(unread -> {
+        ctx.verify(() -> {
+          assertTrue(unread.stream().noneMatch(f -> "event".equals(f.getString("type"))), "leaked: " + unread);
+        });
+        ctx.completeNow();
+      }));
+  }
+
+  @Test
   void socketsJoinLeaveAndDisconnect(Vertx vertx, VertxTestContext ctx) {
     WsClient[] c = new WsClient[2];
     Future.all(WsClient.connect(vertx, portA), WsClient.connect(vertx, portB))

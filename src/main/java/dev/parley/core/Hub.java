@@ -288,13 +288,17 @@ public final class Hub {
     } else {
       Set<Session> union = new LinkedHashSet<>();
       for (String room : rooms) {
+        // a session id names that session alone; rooms can never have that shape (Rules.validRoom)
+        if (Rules.isSessionId(room)) {
+          Session personal = sessions.get(room);
+          if (personal != null) {
+            union.add(personal);
+          }
+          continue;
+        }
         Room r = this.rooms.get(room);
         if (r != null) {
           union.addAll(r.members.values());
-        }
-        Session personal = sessions.get(room);
-        if (personal != null) {
-          union.add(personal);
         }
       }
       targets = union;
