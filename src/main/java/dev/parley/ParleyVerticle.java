@@ -7,7 +7,7 @@ import dev.parley.core.Hub;
 import dev.parley.http.WebRoutes;
 import dev.parley.ingress.PublishApi;
 import dev.parley.transport.OriginGuard;
-import dev.parley.transport.UnfinishedInputGuard;
+import dev.parley.transport.InputTimeouts;
 import dev.parley.transport.bridge.BridgeTransport;
 import dev.parley.transport.socketio.SocketIoTransport;
 import dev.parley.transport.sockjs.SockJsTransport;
@@ -98,9 +98,12 @@ public final class ParleyVerticle extends VerticleBase {
         .setMaxWebSocketMessageSize(hardCap)
         // jsonp_send carries its messages URL-encoded in one form field, up to three times their size
         .setMaxFormAttributeSize(hardCap * 3)
-        .setWebSocketClosingTimeout(5);
+        .setWebSocketClosingTimeout(5)
+        // cleartext HTTP/2 only when asked for: nothing here needs it, and its prior-knowledge detection
+        // holds a new connection back from Vert.x (and from http.idleTimeoutMs) until its first bytes arrive
+        .setHttp2ClearTextEnabled(config.http().h2c());
       server = vertx.createHttpServer(options).requestHandler(router)
-        .connectionHandler(conn -> UnfinishedInputGuard.install(conn, config.limits().maxUnfinishedMs()));
+        .connectionHandler(conn -> InputTimeouts.install(conn, config.http().idleTimeoutMs(), config.limits().maxUnfinishedMs()));
       // Port 0 means "any free port": Vert.x shares a random port between instances only when it is
       // asked for as a negative number, so every instance of this node ends up on the same one.
       int port = config.http().port() == 0 ? -1 : config.http().port();

@@ -34,7 +34,10 @@ public record ParleyConfig(
   }
 
   /** {@code http.*}: the listening socket and who may connect to it. */
-  public record HttpConfig(String host, int port, List<String> allowedOrigins, int maxConnections) {
+  public record HttpConfig(String host, int port, List<String> allowedOrigins, int maxConnections, long idleTimeoutMs,
+                           boolean h2c) {
+    /** Time for a request's headers to arrive, from the connection opening or the previous response's end. */
+    public static final long DEFAULT_IDLE_TIMEOUT_MS = 30_000;
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 8080;
     public static final int DEFAULT_MAX_CONNECTIONS = 10_000;
@@ -158,7 +161,9 @@ public record ParleyConfig(
       h.nonEmptyString("host", HttpConfig.DEFAULT_HOST),
       h.intValue("port", HttpConfig.DEFAULT_PORT, 0, 65_535),
       h.strings("allowedOrigins", List.of()),
-      h.intValue("maxConnections", HttpConfig.DEFAULT_MAX_CONNECTIONS, 1, 10_000_000));
+      h.intValue("maxConnections", HttpConfig.DEFAULT_MAX_CONNECTIONS, 1, 10_000_000),
+      h.longValue("idleTimeoutMs", HttpConfig.DEFAULT_IDLE_TIMEOUT_MS, 100, 3_600_000),
+      h.bool("h2c", false));
     h.done();
 
     Section hb = root.section("heartbeat");

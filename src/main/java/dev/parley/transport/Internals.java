@@ -17,7 +17,7 @@ import java.util.concurrent.ConcurrentHashMap;
  *   <li>{@code ws-channel}: the Netty channel under a vertx-web WebSocket, for the /ws fast write path;</li>
  *   <li>{@code ws-pipeline}: that only frame codecs sit below Vert.x's handler, so a ready frame may be
  *       written straight to the channel;</li>
- *   <li>{@code connection-pipeline}: the Netty pipeline of an HTTP connection, for the unfinished-input guard.</li>
+ *   <li>{@code connection-pipeline}: the Netty pipeline of an HTTP connection, for {@link InputTimeouts}.</li>
  * </ul>
  */
 public final class Internals {

@@ -5,7 +5,7 @@ import dev.parley.core.CloseCode;
 import dev.parley.core.Hub;
 import dev.parley.transport.Internals;
 import dev.parley.transport.NativeConnection;
-import dev.parley.transport.UnfinishedInputGuard;
+import dev.parley.transport.InputTimeouts;
 import dev.parley.transport.OutboundMemory;
 import io.vertx.core.Context;
 import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
@@ -159,7 +159,7 @@ final class WebSocketConnection extends NativeConnection {
   /** Handlers that may sit between the channel and Vert.x's handler of a WebSocket: frame codecs only. */
   private static final java.util.List<String> FRAME_CODECS = java.util.List.of(
     "io.netty.handler.codec.http.websocketx.", "io.netty.handler.codec.http.websocketx.extensions.",
-    UnfinishedInputGuard.class.getName());
+    InputTimeouts.class.getName());
 
   /** The first handler below {@code ctx} that is not a known frame codec, or null. */
   static String unexpectedHandlerBelow(ChannelHandlerContext ctx) {
