@@ -170,34 +170,76 @@ public final class ParleyNode {
     return id + "." + hubSeq.incrementAndGet();
   }
 
+  /** Why a connection was not admitted. */
+  public enum Refusal {
+    /** The node holds {@code http.maxConnections} connections. */
+    SERVER_FULL,
+    /** The client's address holds {@code http.maxConnectionsPerAddress} connections. */
+    ADDRESS_FULL
+  }
+
   /**
-   * The one admission path of every transport: counts a new connection if the node is below
-   * {@code http.maxConnections} and returns its ticket, or null when the node is full. The connection
-   * releases the ticket when it ends, however it ends; releasing twice counts once.
+   * The one admission path of every transport: counts a new connection from {@code address} if the node is
+   * below {@code http.maxConnections} and the address below {@code http.maxConnectionsPerAddress}. The
+   * ticket says whether it was admitted; an admitted connection releases it when it ends, however it ends
+   * (releasing twice counts once).
    */
-  public Ticket admit() {
+  public Ticket admit(String address) {
+    String key = address == null ? "" : address;
+    int perAddress = config.http().maxConnectionsPerAddress();
+    if (perAddress > 0) {
+      java.util.concurrent.atomic.AtomicInteger mine = byAddress.computeIfAbsent(key, k -> new java.util.concurrent.atomic.AtomicInteger());
+      if (mine.incrementAndGet() > perAddress) {
+        releaseAddress(key, mine);
+        return new Ticket(Refusal.ADDRESS_FULL, key);
+      }
+    }
     while (true) {
       int n = connections.get();
       if (n >= config.http().maxConnections()) {
-        return null;
+        if (perAddress > 0) {
+          releaseAddress(key, byAddress.get(key));
+        }
+        return new Ticket(Refusal.SERVER_FULL, key);
       }
       if (connections.compareAndSet(n, n + 1)) {
-        return new Ticket();
+        return new Ticket(null, key);
       }
     }
   }
 
-  /** One admitted connection's place in {@code http.maxConnections}. */
+  private final Map<String, java.util.concurrent.atomic.AtomicInteger> byAddress = new ConcurrentHashMap<>();
+
+  private void releaseAddress(String key, java.util.concurrent.atomic.AtomicInteger count) {
+    if (count != null && count.decrementAndGet() <= 0) {
+      byAddress.remove(key, count);
+    }
+  }
+
+  /** One connection's place in {@code http.maxConnections} and its address's share, or why it has none. */
   public final class Ticket {
     private final java.util.concurrent.atomic.AtomicBoolean released = new java.util.concurrent.atomic.AtomicBoolean();
+    private final Refusal refusal;
+    private final String address;
 
-    private Ticket() {
+    private Ticket(Refusal refusal, String address) {
+      this.refusal = refusal;
+      this.address = address;
+      released.set(refusal != null);
     }
 
-    /** Gives the place back; idempotent. */
+    /** Null when admitted, else why not. */
+    public Refusal refusal() {
+      return refusal;
+    }
+
+    /** Gives the place back; idempotent, and nothing for a refused ticket. */
     public void release() {
       if (released.compareAndSet(false, true)) {
         connections.decrementAndGet();
+        if (config.http().maxConnectionsPerAddress() > 0) {
+          releaseAddress(address, byAddress.get(address));
+        }
       }
     }
   }

@@ -289,6 +289,51 @@ class ConnectionLimitsTest {
       })));
   }
 
+  @Test
+  void oneAddressCannotTakeEveryPlace(Vertx vertx, VertxTestContext ctx) {
+    JsonObject cfg = new JsonObject().put("http", new JsonObject().put("maxConnectionsPerAddress", 3));
+    io.vertx.core.http.HttpClient local = vertx.createHttpClient();
+    io.vertx.core.http.HttpClient other = vertx.createHttpClient(new io.vertx.core.http.HttpClientOptions().setLocalAddress("127.0.0.2"));
+    TestServer.start(vertx, cfg, 1).compose(port -> {
+      java.util.List<Future<Integer>> handshakes = new java.util.ArrayList<>();
+      for (int i = 0; i < 3; i++) {
+        handshakes.add(handshake(local, port));
+      }
+      return Future.all(handshakes)
+        .compose(three -> handshake(local, port))
+        .compose(fourth -> {
+          ctx.verify(() -> assertEquals(429, fourth, "a fourth session from 127.0.0.1"));
+          return WsClient.connect(vertx, port).transform(ar -> {
+            ctx.verify(() -> assertTrue(ar.failed() && ar.cause().getMessage().contains("429"), "a /ws connection from it too"));
+            return handshake(other, port);
+          });
+        })
+        .map(fromOther -> {
+          ctx.verify(() -> assertEquals(200, fromOther, "another address still gets in"));
+          return null;
+        });
+    }).eventually(() -> Future.join(local.close(), other.close())).onComplete(ctx.succeedingThenComplete());
+  }
+
+  @Test
+  void aPollingHandshakeWithoutAnyFollowUpIsDropped(Vertx vertx, VertxTestContext ctx) {
+    JsonObject cfg = new JsonObject().put("socketio", new JsonObject().put("pingTimeoutMs", 300));
+    io.vertx.core.http.HttpClient http = vertx.createHttpClient();
+    TestServer.start(vertx, cfg, 1).compose(port -> handshake(http, port))
+      .compose(status -> {
+        ctx.verify(() -> assertEquals(1, dev.parley.ParleyNode.of(vertx).connections()));
+        return dev.parley.support.Polling.until(vertx, () -> dev.parley.ParleyNode.of(vertx).connections() == 0,
+          "the idle handshake gave its place back");
+      })
+      .eventually(http::close).onComplete(ctx.succeedingThenComplete());
+  }
+
+  /** An Engine.IO polling handshake; completes with the HTTP status. */
+  private static Future<Integer> handshake(io.vertx.core.http.HttpClient http, int port) {
+    return http.request(io.vertx.core.http.HttpMethod.GET, port, "127.0.0.1", "/socket.io/?EIO=4&transport=polling")
+      .compose(req -> req.send()).compose(resp -> resp.body().map(b -> resp.statusCode()));
+  }
+
   private static void sendBatch(WsClient publisher, String text, int n) {
     sendBatch(publisher, "flood", text, n);
   }

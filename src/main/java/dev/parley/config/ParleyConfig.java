@@ -35,7 +35,9 @@ public record ParleyConfig(
 
   /** {@code http.*}: the listening socket and who may connect to it. */
   public record HttpConfig(String host, int port, List<String> allowedOrigins, int maxConnections, long idleTimeoutMs,
-                           boolean h2c) {
+                           boolean h2c, int maxConnectionsPerAddress) {
+    /** Connections (and Engine.IO or SockJS sessions) one client address may hold; 0 turns the bound off. */
+    public static final int DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 1_000;
     /** Time for a request's headers to arrive, from the connection opening or the previous response's end. */
     public static final long DEFAULT_IDLE_TIMEOUT_MS = 30_000;
     public static final String DEFAULT_HOST = "127.0.0.1";
@@ -163,7 +165,8 @@ public record ParleyConfig(
       h.strings("allowedOrigins", List.of()),
       h.intValue("maxConnections", HttpConfig.DEFAULT_MAX_CONNECTIONS, 1, 10_000_000),
       h.longValue("idleTimeoutMs", HttpConfig.DEFAULT_IDLE_TIMEOUT_MS, 100, 3_600_000),
-      h.bool("h2c", false));
+      h.bool("h2c", false),
+      h.intValue("maxConnectionsPerAddress", HttpConfig.DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, 0, 10_000_000));
     h.done();
 
     Section hb = root.section("heartbeat");

@@ -141,8 +141,8 @@ public final class BridgeTransport {
     }
     switch (event.type()) {
       case SOCKET_CREATED -> {
-        ParleyNode.Ticket ticket = node.admit();
-        if (ticket == null) {
+        ParleyNode.Ticket ticket = node.admit(socket.remoteAddress() == null ? null : socket.remoteAddress().hostAddress());
+        if (ticket.refusal() != null) {
           event.complete(false);
           return;
         }

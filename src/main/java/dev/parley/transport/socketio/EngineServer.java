@@ -141,20 +141,19 @@ public final class EngineServer implements Handler<RoutingContext> {
   }
 
   private void openPolling(RoutingContext ctx) {
-    ParleyNode.Ticket ticket = node.admit();
+    ParleyNode.Ticket ticket = admit(ctx);
     if (ticket == null) {
-      error(ctx, 503, 3, "Server full");
       return;
     }
     EngineSession session = create(ticket);
     answer(ctx, 200, "text/plain; charset=UTF-8", "0" + handshake(session.id(), true));
     session.started();
+    session.expectRequestWithin(pingTimeoutMs);
   }
 
   private void openWebSocket(RoutingContext ctx) {
-    ParleyNode.Ticket ticket = node.admit();
+    ParleyNode.Ticket ticket = admit(ctx);
     if (ticket == null) {
-      error(ctx, 503, 3, "Server full");
       return;
     }
     ctx.request().toWebSocket().onComplete(ar -> {
@@ -168,6 +167,20 @@ public final class EngineServer implements Handler<RoutingContext> {
       ar.result().writeTextMessage("0" + handshake(session.id(), false));
       session.started();
     });
+  }
+
+  /** Admits a new session (the node's bounds), or answers the refusal and returns null. */
+  private ParleyNode.Ticket admit(RoutingContext ctx) {
+    ParleyNode.Ticket ticket = node.admit(ctx.request().remoteAddress().hostAddress());
+    if (ticket.refusal() == ParleyNode.Refusal.SERVER_FULL) {
+      error(ctx, 503, 3, "Server full");
+      return null;
+    }
+    if (ticket.refusal() == ParleyNode.Refusal.ADDRESS_FULL) {
+      error(ctx, 429, 3, "Too many connections from this address");
+      return null;
+    }
+    return ticket;
   }
 
   private EngineSession create(ParleyNode.Ticket ticket) {

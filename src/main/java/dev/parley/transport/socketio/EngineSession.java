@@ -99,6 +99,22 @@ public final class EngineSession {
     schedulePing();
   }
 
+  private boolean requested;
+
+  /**
+   * A polling session whose client makes no request at all within {@code ms} of the handshake is closed:
+   * a real client polls at once, and a handshake alone must not hold a place in {@code http.maxConnections}
+   * for a whole heartbeat.
+   */
+  void expectRequestWithin(long ms) {
+    vertx.setTimer(ms, t -> onLoop(() -> {
+      if (!requested && !closed && ws == null && probe == null) {
+        LOG.debug("closing Engine.IO session {}: no request after the handshake", sid);
+        close("no request after handshake");
+      }
+    }));
+  }
+
   // ---------------------------------------------------------------- sending
 
   /** Sends an Engine.IO message packet (type 4) with this text. */
@@ -175,6 +191,7 @@ public final class EngineSession {
   // ---------------------------------------------------------------- polling
 
   void onGet(RoutingContext ctx) {
+    requested = true;
     if (closed || ws != null && probe == null) {
       server.error(ctx, 400, 3, "Bad request");
       return;
@@ -209,6 +226,7 @@ public final class EngineSession {
   }
 
   void onPost(RoutingContext ctx, String body) {
+    requested = true;
     if (closed || ws != null && probe == null) {
       server.error(ctx, 400, 3, "Bad request");
       return;

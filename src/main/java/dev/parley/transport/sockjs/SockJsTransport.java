@@ -110,11 +110,12 @@ public final class SockJsTransport {
   /** The router to mount under {@code /sockjs*}. */
   public static Router router(Vertx vertx, ParleyNode node, Hub hub) {
     return SockJSHandler.create(vertx, options(node.config())).socketHandler(socket -> {
-      ParleyNode.Ticket ticket = node.admit();
-      if (ticket == null) {
+      ParleyNode.Ticket ticket = node.admit(socket.remoteAddress() == null ? null : socket.remoteAddress().hostAddress());
+      if (ticket.refusal() != null) {
         // SockJS cannot carry the code: say it in a last frame, as every other close does
-        socket.write(SockJsConnection.closeNotice(CloseCode.SERVER_FULL, "server full"))
-          .onComplete(ar -> socket.close(CloseCode.SERVER_FULL.code(), "server full"));
+        String reason = ticket.refusal() == ParleyNode.Refusal.SERVER_FULL ? "server full" : "too many connections from this address";
+        socket.write(SockJsConnection.closeNotice(CloseCode.SERVER_FULL, reason))
+          .onComplete(ar -> socket.close(CloseCode.SERVER_FULL.code(), reason));
         return;
       }
       new SockJsConnection(hub, node.config(), vertx.getOrCreateContext(),

@@ -50,9 +50,11 @@ public final class WebSocketTransport implements Handler<RoutingContext> {
 
   @Override
   public void handle(RoutingContext ctx) {
-    ParleyNode.Ticket ticket = node.admit();
-    if (ticket == null) {
-      ctx.response().setStatusCode(503).putHeader("Retry-After", "5").end("server full");
+    ParleyNode.Ticket ticket = node.admit(ctx.request().remoteAddress().hostAddress());
+    if (ticket.refusal() != null) {
+      boolean full = ticket.refusal() == ParleyNode.Refusal.SERVER_FULL;
+      ctx.response().setStatusCode(full ? 503 : 429).putHeader("Retry-After", "5")
+        .end(full ? "server full" : "too many connections from this address");
       return;
     }
     Context context = vertx.getOrCreateContext();
