@@ -58,7 +58,7 @@ public final class ParleyVerticle extends VerticleBase {
     webSocket = new WebSocketTransport(vertx, node, hub);
 
     Router router = Router.router(vertx);
-    OriginGuard origins = new OriginGuard(config.http().allowedOrigins());
+    OriginGuard origins = new OriginGuard(config.http().allowedOrigins(), config.http().publicOrigins());
     // SockJS's xhr transports need the body parsed; one message must fit, with room for JSON escaping.
     // (jsonp_send URL-encodes it: up to three times more)
     BodyHandler body = BodyHandler.create(false).setBodyLimit((config.limits().maxFrameBytes() * 6L + 1024) * 3);

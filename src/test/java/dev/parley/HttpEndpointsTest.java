@@ -101,6 +101,23 @@ class HttpEndpointsTest {
   }
 
   @Test
+  void publicOriginsStopDnsRebinding(Vertx vertx, VertxTestContext ctx) {
+    // a page at attacker.example whose name now points at this server: Origin and Host agree
+    WebSocketConnectOptions rebound = new WebSocketConnectOptions()
+      .addHeader("Origin", "http://attacker.example:8080").addHeader("Host", "attacker.example:8080");
+    TestServer.start(vertx).compose(port -> WsClient.connect(vertx, port, rebound))
+      .compose(accepted -> TestServer.stop(vertx))
+      .compose(v -> TestServer.start(vertx, new JsonObject().put("http",
+        new JsonObject().put("publicOrigins", new JsonArray().add("http://chat.example:8080"))), 1))
+      .compose(port -> WsClient.connect(vertx, port, rebound).transform(ar -> {
+          ctx.verify(() -> assertTrue(ar.failed() && ar.cause().getMessage().contains("403"),
+            "refused once the public origin is named: " + ar));
+          return WsClient.connect(vertx, port, new WebSocketConnectOptions().addHeader("Origin", "http://chat.example:8080"));
+        }))
+      .onComplete(ctx.succeedingThenComplete());
+  }
+
+  @Test
   void allowedOriginsAreConfigurable(Vertx vertx, VertxTestContext ctx) {
     JsonObject cfg = new JsonObject().put("http", new JsonObject().put("allowedOrigins", new JsonArray().add("https://chat.example.com")));
     TestServer.start(vertx, cfg, 1).compose(port -> WsClient.connect(vertx, port,

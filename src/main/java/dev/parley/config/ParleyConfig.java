@@ -35,7 +35,7 @@ public record ParleyConfig(
 
   /** {@code http.*}: the listening socket and who may connect to it. */
   public record HttpConfig(String host, int port, List<String> allowedOrigins, int maxConnections, long idleTimeoutMs,
-                           boolean h2c, int maxConnectionsPerAddress) {
+                           boolean h2c, int maxConnectionsPerAddress, List<String> publicOrigins) {
     /** Connections (and Engine.IO or SockJS sessions) one client address may hold; 0 turns the bound off. */
     public static final int DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 1_000;
     /** Time for a request's headers to arrive, from the connection opening or the previous response's end. */
@@ -166,7 +166,13 @@ public record ParleyConfig(
       h.intValue("maxConnections", HttpConfig.DEFAULT_MAX_CONNECTIONS, 1, 10_000_000),
       h.longValue("idleTimeoutMs", HttpConfig.DEFAULT_IDLE_TIMEOUT_MS, 100, 3_600_000),
       h.bool("h2c", false),
-      h.intValue("maxConnectionsPerAddress", HttpConfig.DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, 0, 10_000_000));
+      h.intValue("maxConnectionsPerAddress", HttpConfig.DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, 0, 10_000_000),
+      h.strings("publicOrigins", List.of()));
+    for (String o : http.publicOrigins()) {
+      if (!o.matches("https?://[^/\\s]+/?")) {
+        throw h.invalid("publicOrigins", "entries must be origins such as \"https://chat.example.com\", got \"" + o + "\"");
+      }
+    }
     h.done();
 
     Section hb = root.section("heartbeat");

@@ -12,19 +12,29 @@ import java.util.stream.Collectors;
 
 /**
  * Refuses cross-site connections with 403 before any transport sees them. A request that carries an
- * {@code Origin} header passes when that origin is the server's own (same scheme-less host and port as
- * the {@code Host} header) or is listed in {@code http.allowedOrigins} ({@code "*"} allows any).
- * Requests without {@code Origin} (non-browser clients) pass: the check protects browsers' users from
- * other sites, it is not authentication.
+ * {@code Origin} header passes when that origin is listed in {@code http.allowedOrigins} ({@code "*"}
+ * allows any) or is the server's own: one of {@code http.publicOrigins} when those are configured, else
+ * the same host and port as the request's {@code Host} header. Comparing with {@code Host} cannot stop DNS
+ * rebinding (a page whose name the attacker re-points at this server sends matching {@code Origin} and
+ * {@code Host}); naming the public origins does. Requests without {@code Origin} (non-browser clients)
+ * pass: the check protects browsers' users from other sites, it is not authentication.
  */
 public final class OriginGuard implements Handler<RoutingContext> {
 
   private final Set<String> allowed;
   private final boolean any;
+  private final boolean sameHost;
 
-  public OriginGuard(List<String> allowedOrigins) {
-    this.allowed = allowedOrigins.stream().map(OriginGuard::normalize).collect(Collectors.toUnmodifiableSet());
+  /**
+   * @param allowedOrigins other sites allowed to connect ({@code http.allowedOrigins})
+   * @param publicOrigins  the origins this server is served under ({@code http.publicOrigins}); when empty,
+   *                       an origin matching the request's {@code Host} counts as the server's own
+   */
+  public OriginGuard(List<String> allowedOrigins, List<String> publicOrigins) {
+    this.allowed = java.util.stream.Stream.concat(allowedOrigins.stream(), publicOrigins.stream())
+      .map(OriginGuard::normalize).collect(Collectors.toUnmodifiableSet());
     this.any = allowedOrigins.contains("*");
+    this.sameHost = publicOrigins.isEmpty();
   }
 
   @Override
@@ -42,6 +52,9 @@ public final class OriginGuard implements Handler<RoutingContext> {
     String o = normalize(origin);
     if (allowed.contains(o)) {
       return true;
+    }
+    if (!sameHost) {
+      return false;
     }
     try {
       URI uri = URI.create(o);
