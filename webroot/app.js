@@ -454,7 +454,23 @@ function addNotice(room, text, kind, ts = Date.now()) {
   return notice;
 }
 
-function messageItem({ session, name, text, ts, own, grouped }) {
+/**
+ * A short tag that tells apart two members who use the same name: the end of the session id, which the
+ * server makes unique (names are not).
+ */
+function sessionTag(session) {
+  return `#${String(session).slice(-4)}`;
+}
+
+/** Whether another member of the room, with another session, goes by this name. */
+function nameShared(room, session, name) {
+  for (const [other, otherName] of room.members) {
+    if (other !== session && otherName === name) return true;
+  }
+  return false;
+}
+
+function messageItem({ session, name, text, ts, own, grouped, shared }) {
   const item = el('article', `msg${own ? ' own' : ''}${grouped ? ' grouped' : ''}`);
   item.dataset.session = session;
   const avatar = el('span', `avatar ${hueClass(name)}`, initial(name));
@@ -463,6 +479,7 @@ function messageItem({ session, name, text, ts, own, grouped }) {
   const meta = el('header', 'meta');
   const sender = el('span', 'sender', name);
   meta.append(sender);
+  if (shared) meta.append(el('span', 'session-tag', sessionTag(session)));
   if (own) meta.append(el('span', 'you-tag', 'you'));
   meta.append(timeElement(ts));
   const body = el('div', 'msg-text');
@@ -480,7 +497,7 @@ function shouldGroup(room, session, ts) {
 function addMessage(room, frame, own) {
   dayDivider(room, frame.ts);
   const grouped = shouldGroup(room, frame.session, frame.ts);
-  const item = messageItem({ ...frame, own, grouped });
+  const item = messageItem({ ...frame, own, grouped, shared: nameShared(room, frame.session, frame.name) });
   item.dataset.id = frame.id || '';
   room.lastSender = { session: frame.session, ts: frame.ts };
   appendToLog(room, item, { forceScroll: own, countsAsNew: true });
@@ -587,6 +604,7 @@ function renderPresence() {
     const avatar = el('span', `avatar ${hueClass(name)}`, initial(name));
     avatar.setAttribute('aria-hidden', 'true');
     item.append(avatar, el('span', 'member-name', name));
+    if (nameShared(room, session, name)) item.append(el('span', 'session-tag', sessionTag(session)));
     if (me) item.append(el('span', 'you-tag', 'you'));
     ui.memberList.append(item);
   }

@@ -2,11 +2,12 @@
 // explain a problem before sending, and turn the server's error codes into readable sentences.
 
 export const ROOM_RULE = 'Room names are 1 to 64 characters: letters A–Z, digits, "_", "." or "-".';
-export const NAME_RULE = 'Names are 1 to 32 characters, without control characters or line breaks.';
+export const NAME_RULE = 'Names are 1 to 32 visible characters, without control, invisible or text-direction characters.';
 
 const ROOM_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
-// C0, DEL and C1 controls, line and paragraph separators.
-const NAME_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/u;
+// C0, DEL and C1 controls, line and paragraph separators, format characters (zero-width, bidirectional
+// marks, overrides and isolates), private use, and blank fillers: the server refuses them too.
+const NAME_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\p{Cf}\p{Co}\p{Cn}\u115f\u1160\u3164\uffa0\u2800\u180e\u034f]/u;
 
 /** '' when the room name is acceptable, else the rule it breaks. */
 export function roomProblem(room) {
@@ -15,8 +16,11 @@ export function roomProblem(room) {
 
 /** '' when the name is acceptable, else the rule it breaks. */
 export function nameProblem(name) {
-  const codePoints = [...name].length;
-  if (codePoints < 1 || codePoints > 32 || NAME_FORBIDDEN.test(name)) return NAME_RULE;
+  const normalized = name.normalize('NFC');
+  const codePoints = [...normalized].length;
+  // a zero-width joiner between two emoji is part of the emoji (👩‍💻)
+  const checked = normalized.replace(/(?<=\p{So})\u200d(?=\p{So})/gu, '');
+  if (codePoints < 1 || codePoints > 32 || normalized.trim() === '' || NAME_FORBIDDEN.test(checked)) return NAME_RULE;
   return '';
 }
 

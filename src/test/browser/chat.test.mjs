@@ -332,4 +332,31 @@ describe('chat page', () => {
     await phone.page.getByTestId('presence-close').click();
     await phone.page.getByTestId('presence').waitFor({ state: 'hidden' });
   });
+
+  it('two members with the same name are told apart, and invisible names are refused', async () => {
+    const [first, second, observer] = await Promise.all([open(), open(), open()]);
+    await Promise.all([waitForLive(first.page), waitForLive(second.page), waitForLive(observer.page)]);
+    await join(first.page, 'sam', 'twins');
+    await join(second.page, 'sam', 'twins');
+    await join(observer.page, 'olga', 'twins');
+    await waitForPresence(observer.page, ['olga', 'sam', 'sam']);
+    const tags = await observer.page.evaluate(() => [...document.querySelectorAll('[data-testid="presence"] .member')]
+      .filter((m) => m.querySelector('.member-name').textContent === 'sam')
+      .map((m) => m.querySelector('.session-tag')?.textContent));
+    assert.equal(tags.length, 2);
+    assert.ok(tags.every((t) => /^#.{4}$/.test(t ?? '')), `each sam carries a session tag: ${tags}`);
+    assert.notEqual(tags[0], tags[1]);
+
+    await send(first.page, 'which sam am I?');
+    await waitForMessage(observer.page, 'twins', 'which sam am I?', { sender: 'sam' });
+    const messageTag = await observer.page.evaluate(() => [...document.querySelectorAll('[data-testid="messages-twins"] .msg')]
+      .find((m) => m.querySelector('.msg-text').textContent === 'which sam am I?').querySelector('.session-tag')?.textContent);
+    assert.ok(tags.includes(messageTag), `the message names its sam: ${messageTag}`);
+
+    // a name made of an invisible filler is refused before it is sent
+    await observer.page.getByTestId('name-input').fill('\u3164');
+    await observer.page.getByTestId('room-input').fill('elsewhere');
+    await observer.page.getByTestId('join-button').click();
+    await observer.page.getByText('Names are 1 to 32 visible characters').first().waitFor({ timeout: 5_000 });
+  });
 });

@@ -84,11 +84,28 @@ class ProtocolErrorsTest {
         .compose(v -> expectError(c, join("ok", longName), "invalid_name"))
         .compose(v -> expectError(c, join("ok", "bell\u0007"), "invalid_name"))
         .compose(v -> expectError(c, join("ok", "line\nbreak"), "invalid_name"))
+        // invisible and direction-changing characters let one member pass for another
+        .compose(v -> expectError(c, join("ok", "ali\u200bce"), "invalid_name"))
+        .compose(v -> expectError(c, join("ok", "ali\u200dce"), "invalid_name"))
+        .compose(v -> expectError(c, join("ok", "\u202eecila"), "invalid_name"))
+        .compose(v -> expectError(c, join("ok", "bob\u2066"), "invalid_name"))
+        .compose(v -> expectError(c, join("ok", "\u3164"), "invalid_name"))
+        .compose(v -> expectError(c, join("ok", "   "), "invalid_name"))
         .compose(v -> expectError(c, new JsonObject().put("type", "publish").put("room", "bad room").put("text", "x").encode(), "invalid_room"))
         // the limits are inclusive
         .compose(v -> c.join("r".repeat(64), "n".repeat(32)))
         .compose(v -> c.join("emoji", "👩‍💻 zoë")))
       .onComplete(ctx.succeedingThenComplete());
+  }
+
+  @Test
+  void namesAreStoredInOneNormalForm(Vertx vertx, VertxTestContext ctx) {
+    // "e" + combining acute accent is shown, and announced, as the single character "é"
+    WsClient.connect(vertx, port).compose(c -> c.join("accents", "Jose\u0301"))
+      .onComplete(ctx.succeeding(presence -> ctx.verify(() -> {
+        assertEquals("Jos\u00e9", presence.getJsonArray("members").getJsonObject(0).getString("name"));
+        ctx.completeNow();
+      })));
   }
 
   @Test

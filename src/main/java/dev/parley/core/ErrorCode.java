@@ -9,7 +9,7 @@ public enum ErrorCode {
   BAD_REQUEST("bad_request", 400),
   /** The room name breaks the rules: 1 to 64 characters of {@code [A-Za-z0-9_.-]}. */
   INVALID_ROOM("invalid_room", 422),
-  /** The name breaks the rules: 1 to 32 characters, no control characters. */
+  /** The name breaks the rules: 1 to 32 visible characters, nothing invisible or direction-changing. */
   INVALID_NAME("invalid_name", 423),
   /** The text is longer than {@code limits.maxTextLength}. */
   TOO_LARGE("too_large", 413),

@@ -90,9 +90,10 @@ public final class Hub {
    * member and its {@code joined} event has been written to the room. Joining a room again is harmless:
    * it answers the presence and announces nothing.
    */
-  public Future<ChatEvent.Presence> join(Session session, String room, String name) {
+  public Future<ChatEvent.Presence> join(Session session, String room, String rawName) {
     Rules.checkRoom(room);
-    Rules.checkName(name);
+    Rules.checkName(rawName);
+    String name = Rules.normalizeName(rawName);
     if (session.isClosed()) {
       return Future.failedFuture(new ChatException(ErrorCode.BAD_REQUEST, "connection is closed"));
     }
@@ -163,9 +164,10 @@ public final class Hub {
    * Publishes a message on behalf of a producer that is not a connection (the HTTP publish API): members
    * on every node get a normal {@code message} whose session is {@value #API_SESSION}.
    */
-  public ChatEvent.Message publishAs(String room, String name, String text) {
+  public ChatEvent.Message publishAs(String room, String rawName, String text) {
     Rules.checkRoom(room);
-    Rules.checkName(name);
+    Rules.checkName(rawName);
+    String name = Rules.normalizeName(rawName);
     if (text == null) {
       throw new ChatException(ErrorCode.BAD_REQUEST, "text is required");
     }

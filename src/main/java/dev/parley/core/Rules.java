@@ -28,19 +28,54 @@ public final class Rules {
     return s != null && SESSION_ID.matcher(s).matches();
   }
 
-  /** Names are 1 to 32 characters (code points) with no control characters. */
+  /**
+   * Names are 1 to 32 characters (code points, after NFC normalization), not blank, with no control
+   * characters and nothing invisible or direction-changing: no format characters (zero-width spaces and
+   * joiners, bidirectional marks, overrides and isolates, soft hyphens), no blank fillers, nothing
+   * unassigned or private (a zero-width joiner between two emoji is part of the emoji and allowed). Those
+   * let one member pass for another on every client that renders names.
+   */
   public static boolean validName(String name) {
     if (name == null || name.isEmpty()) {
       return false;
     }
-    int count = name.codePointCount(0, name.length());
-    if (count > MAX_NAME_LENGTH) {
+    String n = java.text.Normalizer.normalize(name, java.text.Normalizer.Form.NFC);
+    int count = n.codePointCount(0, n.length());
+    if (count > MAX_NAME_LENGTH || n.isBlank()) {
       return false;
     }
-    return name.codePoints().noneMatch(Character::isISOControl)
-      && name.codePoints().noneMatch(cp -> Character.getType(cp) == Character.LINE_SEPARATOR
-      || Character.getType(cp) == Character.PARAGRAPH_SEPARATOR
-      || Character.getType(cp) == Character.SURROGATE);
+    int[] cps = n.codePoints().toArray();
+    for (int i = 0; i < cps.length; i++) {
+      boolean emojiJoiner = cps[i] == ZWJ && i > 0 && i < cps.length - 1 && isSymbol(cps[i - 1]) && isSymbol(cps[i + 1]);
+      if (!emojiJoiner && !visibleInName(cps[i])) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** The zero-width joiner, allowed only inside an emoji sequence (👩‍💻), where it changes the picture. */
+  private static final int ZWJ = 0x200D;
+
+  private static boolean isSymbol(int cp) {
+    return Character.getType(cp) == Character.OTHER_SYMBOL;
+  }
+
+  private static boolean visibleInName(int cp) {
+    int type = Character.getType(cp);
+    if (Character.isISOControl(cp) || type == Character.LINE_SEPARATOR || type == Character.PARAGRAPH_SEPARATOR
+      || type == Character.SURROGATE || type == Character.FORMAT || type == Character.UNASSIGNED
+      || type == Character.PRIVATE_USE) {
+      return false;
+    }
+    // letters and symbols that render as nothing: Hangul fillers, the blank braille pattern, the Mongolian
+    // vowel separator, the combining grapheme joiner
+    return cp != 0x115F && cp != 0x1160 && cp != 0x3164 && cp != 0xFFA0 && cp != 0x2800 && cp != 0x180E && cp != 0x034F;
+  }
+
+  /** The name as stored and shown: NFC-normalized (so one name has one spelling). Call after {@link #checkName}. */
+  public static String normalizeName(String name) {
+    return java.text.Normalizer.normalize(name, java.text.Normalizer.Form.NFC);
   }
 
   public static String checkRoom(String room) {
@@ -54,7 +89,7 @@ public final class Rules {
   public static String checkName(String name) {
     if (!validName(name)) {
       throw new ChatException(ErrorCode.INVALID_NAME,
-        "name must be 1 to " + MAX_NAME_LENGTH + " characters without control characters");
+        "name must be 1 to " + MAX_NAME_LENGTH + " visible characters, without control, invisible or direction characters");
     }
     return name;
   }
