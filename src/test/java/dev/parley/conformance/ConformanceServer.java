@@ -73,7 +73,8 @@ public final class ConformanceServer extends VerticleBase {
   @Override
   public Future<?> start() {
     ParleyConfig config = config(port);
-    return ParleyNode.acquire(vertx, config).compose(node -> {
+    // back on this verticle's loop: the node completes on its own context
+    return dev.parley.broker.Callers.onCaller(ParleyNode.acquire(vertx, config)).compose(node -> {
       Hub hub = new Hub(node.nextHubId(), node.broker(), config.limits(), System::currentTimeMillis);
       Router router = Router.router(vertx);
       EngineServer echo = new EngineServer(vertx, node, "/engine.io/", 300, 200, 1_000_000, 1 << 20, Echo::new);

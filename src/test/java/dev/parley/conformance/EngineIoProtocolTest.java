@@ -297,6 +297,32 @@ class EngineIoProtocolTest {
       .onComplete(ctx.succeedingThenComplete());
   }
 
+  /**
+   * The official suite's variant: {@code 2probe} and {@code 5} sent back to back, then a poll at once,
+   * without waiting for {@code 3probe}. The poll comes on another connection, which the server may read
+   * first; it must still find the upgrade done. Twenty times, since it is about ordering.
+   */
+  @Test
+  void aPollRightAfterTheUpgradeFramesIsRefused(Vertx vertx, VertxTestContext ctx) {
+    Future<Void> runs = Future.succeededFuture();
+    for (int i = 0; i < 20; i++) {
+      runs = runs.compose(v -> openPolling().compose(sid -> Ws.open(vertx, port, BASE + "websocket&sid=" + sid).compose(ws -> {
+        ws.send("2probe");
+        ws.send("5");
+        return Wire.get(http, port, poll(sid)).compose(a -> {
+          assertEquals(400, a.status(), "polling is over once 5 was sent: " + a.body());
+          ws.send("4hello");
+          return ws.nextText().compose(probe -> ws.nextText());
+        }).map(echo -> {
+          assertEquals("4hello", echo);
+          ws.socket.close();
+          return null;
+        });
+      })));
+    }
+    runs.onComplete(ctx.succeedingThenComplete());
+  }
+
   @Test
   void oversizedPollingPayloadIsRefused(VertxTestContext ctx) {
     openPolling().compose(sid -> Wire.post(http, port, poll(sid), "4" + "x".repeat(1_000_001)))

@@ -106,7 +106,7 @@ public final class EngineServer implements Handler<RoutingContext> {
           error(ctx, 400, 1, "Session ID unknown");
           return;
         }
-        req.toWebSocket().onSuccess(ws -> session.onLoop(() -> session.attachProbe(ws)));
+        req.toWebSocket().onSuccess(ws -> session.onInput(() -> session.attachProbe(ws)));
       }
       return;
     }
@@ -131,10 +131,10 @@ public final class EngineServer implements Handler<RoutingContext> {
     if (session == null) {
       error(ctx, 400, 1, "Session ID unknown");
     } else if (req.method() == HttpMethod.GET) {
-      session.onLoop(() -> session.onGet(ctx));
+      session.onInput(() -> session.onGet(ctx));
     } else if (req.method() == HttpMethod.POST) {
       String body = ctx.body().asString();
-      session.onLoop(() -> session.onPost(ctx, body == null ? "" : body));
+      session.onInput(() -> session.onPost(ctx, body == null ? "" : body));
     } else {
       error(ctx, 400, 3, "Bad request");
     }

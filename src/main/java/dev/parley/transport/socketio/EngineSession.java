@@ -85,6 +85,20 @@ public final class EngineSession {
     return closed;
   }
 
+  /**
+   * Runs an HTTP request or a new WebSocket of this session on its loop. While an upgrade is in progress
+   * (a probe WebSocket is attached) it always waits one turn of the loop, behind whatever that WebSocket
+   * has already received: a client that sends {@code 2probe} and {@code 5} and then polls must find the
+   * upgrade done, although the poll came on another connection that the loop happened to read first.
+   */
+  void onInput(Runnable action) {
+    if (Thread.currentThread() == ownerThread && probe == null) {
+      action.run();
+    } else {
+      context.runOnContext(v -> action.run());
+    }
+  }
+
   /** Runs on the session's loop: now if already there, else handed over. */
   void onLoop(Runnable action) {
     if (Thread.currentThread() == ownerThread) {

@@ -156,13 +156,12 @@ final class SioConnection implements EngineListener {
     switch (p.type()) {
       case SioPacket.CONNECT -> connect(p);
       case SioPacket.DISCONNECT -> {
+        // the socket leaves; the Engine.IO connection stays open (and keeps its heartbeat) until the client
+        // closes it or connects a namespace again, as the reference server does
         SioSocket s = sockets.remove(p.nsp());
         if (s != null) {
           s.markClosing();
           ended(s, "client namespace disconnect");
-          if (sockets.isEmpty()) {
-            engine.closeGracefully("client namespace disconnect");
-          }
         }
       }
       case SioPacket.EVENT, SioPacket.BINARY_EVENT -> {
