@@ -125,6 +125,7 @@ class RedisChatTest {
         redis.stop();
         return null;
       }))
+      .compose(v -> brokerStateUntil(vertx, portA, "down"))
       .compose(v -> c[0].publish("r", "during outage"))
       .compose(ack -> {
         ctx.verify(() -> assertEquals("ack", ack.getString("type"), "publishing still works"));
@@ -139,6 +140,7 @@ class RedisChatTest {
         });
       })
       .compose(v -> probeUntilReceived(vertx, c[0], c[2], 60))
+      .compose(v -> brokerStateUntil(vertx, portA, "up"))
       // node A writes its members back just after reconnecting: poll (bounded) until B sees them
       .compose(v -> WsClient.connect(vertx, portB).compose(late -> presenceUntil(vertx, late, List.of("a1", "a2", "b1", "a3", "b2"), 25)))
       .onComplete(ctx.succeeding(presence -> {
@@ -217,4 +219,16 @@ class RedisChatTest {
     return presence.getJsonArray("members").stream().map(m -> ((JsonObject) m).getString("name")).toList();
   }
 
+
+  /** Polls {@code /health} (bounded) until it reports the broker in {@code state}. */
+  private static Future<Void> brokerStateUntil(Vertx vertx, int port, String state) {
+    io.vertx.core.http.HttpClient http = vertx.createHttpClient();
+    java.util.concurrent.atomic.AtomicReference<String> seen = new java.util.concurrent.atomic.AtomicReference<>();
+    return dev.parley.support.Polling.until(vertx, () -> {
+      http.request(io.vertx.core.http.HttpMethod.GET, port, "127.0.0.1", "/health")
+        .compose(req -> req.send()).compose(resp -> resp.body())
+        .onSuccess(body -> seen.set(new JsonObject(body.toString()).getJsonObject("broker").getString("state")));
+      return state.equals(seen.get());
+    }, "/health reports the broker " + state).eventually(http::close);
+  }
 }

@@ -21,7 +21,10 @@ public interface Broker {
 
   /**
    * Starts delivering the room's events to {@code handler}. The future completes once events published
-   * anywhere after that point are guaranteed to arrive.
+   * anywhere after that point are guaranteed to arrive, or fails (the hub then answers the join with
+   * {@code unavailable}). While the broker is {@link State#DOWN} it completes at once with this node's
+   * hubs only, and the broker subscribes again when its link is back: events published on other nodes in
+   * between are not delivered (at most once, as always), and {@link #state()} says so.
    */
   Future<Subscription> subscribe(String room, Handler<Envelope> handler);
 
@@ -30,6 +33,19 @@ public interface Broker {
 
   /** The cluster-wide presence store that goes with this broker. */
   PresenceStore presence();
+
+  /** Whether the broker reaches the other nodes now ({@code /health} reports it). */
+  default State state() {
+    return State.UP;
+  }
+
+  /** A broker's link to the other nodes. */
+  enum State {
+    /** Events reach every node. */
+    UP,
+    /** The link is lost (Redis unreachable): events reach this node's hubs only until it is back. */
+    DOWN
+  }
 
   /** Releases connections and subscriptions. */
   Future<Void> close();

@@ -39,6 +39,9 @@ public final class WebRoutes {
         .put("node", node.id())
         .put("hub", hub.id())
         .put("connections", node.connections())
+        .put("broker", new JsonObject()
+          .put("type", node.config().broker().type())
+          .put("state", node.broker().state().name().toLowerCase(java.util.Locale.ROOT)))
         .encode()));
 
     router.route("/webjars/*").handler(WebRoutes::securityHeaders)

@@ -88,7 +88,16 @@ public final class RedisBroker implements Broker {
       List<Subscriber> subs = rooms.computeIfAbsent(room, r -> new CopyOnWriteArrayList<>());
       subs.add(sub);
       if (subs.size() == 1) {
-        subscribeChannel(room).onComplete(ready);
+        subscribeChannel(room).onComplete(ar -> {
+          if (ar.failed()) {
+            // not subscribed after all: forget this subscriber so the next join tries again
+            subs.remove(sub);
+            if (subs.isEmpty()) {
+              rooms.remove(room, subs);
+            }
+          }
+          ready.handle(ar);
+        });
       } else {
         ready.complete();
       }
@@ -117,8 +126,11 @@ public final class RedisBroker implements Broker {
     String channel = CHANNEL_PREFIX + room;
     Promise<Void> confirmed = Promise.promise();
     confirmations.computeIfAbsent(channel, c -> new CopyOnWriteArrayList<>()).add(confirmed);
-    long timer = vertx.setTimer(SUBSCRIBE_CONFIRM_TIMEOUT_MS, t -> confirmed.tryComplete());
-    subscriber.send(Request.cmd(Command.SUBSCRIBE).arg(channel)).onFailure(err -> confirmed.tryComplete());
+    // no confirmation in time, or a failed send: the subscription fails (the join gets "unavailable")
+    // rather than pretending events from other nodes will arrive
+    long timer = vertx.setTimer(SUBSCRIBE_CONFIRM_TIMEOUT_MS,
+      t -> confirmed.tryFail(new IllegalStateException("redis did not confirm SUBSCRIBE " + channel + " in time")));
+    subscriber.send(Request.cmd(Command.SUBSCRIBE).arg(channel)).onFailure(confirmed::tryFail);
     return confirmed.future().andThen(ar -> vertx.cancelTimer(timer));
   }
 
@@ -126,6 +138,11 @@ public final class RedisBroker implements Broker {
     for (String room : rooms.keySet()) {
       connection.send(Request.cmd(Command.SUBSCRIBE).arg(CHANNEL_PREFIX + room));
     }
+  }
+
+  @Override
+  public State state() {
+    return publisher.isUp() && subscriber.isUp() ? State.UP : State.DOWN;
   }
 
   @Override
