@@ -94,7 +94,13 @@ final class RedisPresenceStore implements PresenceStore {
   @Override
   public Future<Void> add(String room, Member member) {
     Entry e = new Entry(member.name(), System.currentTimeMillis(), seq.incrementAndGet());
-    mirror.computeIfAbsent(room, r -> new ConcurrentHashMap<>()).put(member.session(), e);
+    // one atomic step per room: a separate computeIfAbsent + put could put into a map that a racing
+    // remove (another hub's last leave of this room) has just dropped from the mirror
+    mirror.compute(room, (r, members) -> {
+      Map<String, Entry> m = members == null ? new ConcurrentHashMap<>() : members;
+      m.put(member.session(), e);
+      return m;
+    });
     return Callers.onCaller(write(room, member.session(), e));
   }
 
