@@ -99,6 +99,10 @@ public final class ParleyVerticle extends VerticleBase {
         // jsonp_send carries its messages URL-encoded in one form field, up to three times their size
         .setMaxFormAttributeSize(hardCap * 3)
         .setWebSocketClosingTimeout(5)
+        // no WebSocket compression: events are written as ready frames, and without an extension a frame
+        // with reserved bits set is a protocol error (1002), as RFC 6455 section 5.2 says
+        .setPerMessageWebSocketCompressionSupported(false)
+        .setPerFrameWebSocketCompressionSupported(false)
         // cleartext HTTP/2 only when asked for: nothing here needs it, and its prior-knowledge detection
         // holds a new connection back from Vert.x (and from http.idleTimeoutMs) until its first bytes arrive
         .setHttp2ClearTextEnabled(config.http().h2c());

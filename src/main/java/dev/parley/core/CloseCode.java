@@ -11,6 +11,8 @@ public enum CloseCode {
   GOING_AWAY(1001),
   /** The client sent a frame that breaks RFC 6455. */
   PROTOCOL_ERROR(1002),
+  /** A text frame that is not valid UTF-8. */
+  INVALID_PAYLOAD(1007),
   /** The client kept breaking the rules (for example a flood far beyond the rate limit). */
   POLICY_VIOLATION(1008),
   /** A frame or message larger than {@code limits.maxFrameBytes}. */

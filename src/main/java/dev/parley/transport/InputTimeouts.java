@@ -13,6 +13,7 @@ import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.PongWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.Utf8FrameValidator;
 import io.netty.handler.codec.http.websocketx.WebSocketFrame;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.vertx.core.http.HttpConnection;
@@ -33,6 +34,7 @@ import java.util.concurrent.TimeUnit;
  *       connection closed; a WebSocket message whose last fragment never comes is closed with
  *       {@link CloseCode#POLICY_VIOLATION}.</li>
  * </ul>
+ * On a connection that becomes a WebSocket it also adds Netty's UTF-8 validator for text frames.
  * A connection waiting for the server (a long-poll or streaming response still open) and a WebSocket (which
  * has its own heartbeat) have no request-head deadline. Bytes are bounded separately (Vert.x's size limits);
  * Socket.IO packets waiting for binary attachments are bounded by the Socket.IO layer itself.
@@ -115,6 +117,11 @@ public final class InputTimeouts extends ChannelDuplexHandler {
       webSocket = true; // upgraded: the WebSocket's own heartbeat takes over
       stop(HEAD);
       stop(BODY);
+      // RFC 6455 section 8.1: text must be valid UTF-8 (Vert.x would decode it with replacement characters);
+      // a bad frame raises an exception with status 1007, which the transports close with
+      if (ctx.pipeline().get(Utf8FrameValidator.class) == null) {
+        ctx.pipeline().addBefore(NAME, "parley-utf8", new Utf8FrameValidator(false));
+      }
     }
     if (msg instanceof LastHttpContent && !webSocket && --awaitingResponse <= 0) {
       awaitingResponse = 0;

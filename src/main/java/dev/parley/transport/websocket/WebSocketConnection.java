@@ -64,6 +64,9 @@ final class WebSocketConnection extends NativeConnection {
         && err.getMessage().contains("overflow max message size")) {
         // fragments that add up to more than limits.maxFrameBytes (Vert.x's message aggregation refused it)
         close(CloseCode.TOO_BIG, "message larger than limits.maxFrameBytes");
+      } else if (err instanceof CorruptedWebSocketFrameException corrupted
+        && corrupted.closeStatus().code() == CloseCode.INVALID_PAYLOAD.code()) {
+        close(CloseCode.INVALID_PAYLOAD, "text frame is not valid UTF-8");
       } else if (err instanceof CorruptedWebSocketFrameException) {
         close(CloseCode.PROTOCOL_ERROR, "malformed WebSocket frame");
       } else {
