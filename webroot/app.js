@@ -303,13 +303,14 @@ function activate(id, { focusComposer = false } = {}) {
   const next = state.rooms.get(id);
   if (!next) return;
   const previous = state.active ? state.rooms.get(state.active) : null;
+  // the active room changes first: updateTab reads it, so the previous tab loses its highlight
+  state.active = id;
   if (previous && previous !== next) {
     previous.scrollTop = previous.log.scrollTop;
     previous.stick = nearBottom(previous.log);
     previous.log.hidden = true;
     updateTab(previous);
   }
-  state.active = id;
   next.log.hidden = false;
   next.unread = 0;
   if (next.stick) scrollToBottom(next);
@@ -471,7 +472,8 @@ function nameShared(room, session, name) {
 }
 
 function messageItem({ session, name, text, ts, own, grouped, shared }) {
-  const item = el('article', `msg${own ? ' own' : ''}${grouped ? ' grouped' : ''}`);
+  const outside = session === API_SESSION;
+  const item = el('article', `msg${own ? ' own' : ''}${grouped ? ' grouped' : ''}${outside ? ' outside' : ''}`);
   item.dataset.session = session;
   const avatar = el('span', `avatar ${hueClass(name)}`, initial(name));
   avatar.setAttribute('aria-hidden', 'true');
@@ -479,7 +481,8 @@ function messageItem({ session, name, text, ts, own, grouped, shared }) {
   const meta = el('header', 'meta');
   const sender = el('span', 'sender', name);
   meta.append(sender);
-  if (shared) meta.append(el('span', 'session-tag', sessionTag(session)));
+  if (shared && !outside) meta.append(el('span', 'session-tag', sessionTag(session)));
+  if (outside) meta.append(el('span', 'outside-tag', 'via API'));
   if (own) meta.append(el('span', 'you-tag', 'you'));
   meta.append(timeElement(ts));
   const body = el('div', 'msg-text');
@@ -489,17 +492,21 @@ function messageItem({ session, name, text, ts, own, grouped, shared }) {
   return item;
 }
 
-function shouldGroup(room, session, ts) {
+function shouldGroup(room, session, name, ts) {
   const last = room.lastSender;
-  return !!last && last.session === session && ts - last.ts < GROUP_WINDOW_MS;
+  // the HTTP API posts every outside name under one session: the name must match too
+  return !!last && last.session === session && last.name === name && ts - last.ts < GROUP_WINDOW_MS;
 }
+
+/** The session id the server gives messages posted through its HTTP API (not a connection). */
+const API_SESSION = 'api';
 
 function addMessage(room, frame, own) {
   dayDivider(room, frame.ts);
-  const grouped = shouldGroup(room, frame.session, frame.ts);
+  const grouped = shouldGroup(room, frame.session, frame.name, frame.ts);
   const item = messageItem({ ...frame, own, grouped, shared: nameShared(room, frame.session, frame.name) });
   item.dataset.id = frame.id || '';
-  room.lastSender = { session: frame.session, ts: frame.ts };
+  room.lastSender = { session: frame.session, name: frame.name, ts: frame.ts };
   appendToLog(room, item, { forceScroll: own, countsAsNew: true });
   return item;
 }
@@ -520,6 +527,7 @@ function updateCounter() {
     if (ui.composerError.dataset.reason === 'length') showComposerError('');
   }
   if (length > max) ui.composerError.dataset.reason = 'length';
+  updateSendButton();
 }
 
 function showComposerError(text) {
@@ -531,7 +539,8 @@ function showComposerError(text) {
 function updateSendButton() {
   const room = state.active ? state.rooms.get(state.active) : null;
   const ready = !!room && connection.live && room.status === 'joined';
-  ui.sendButton.disabled = !ready;
+  const tooLong = ui.messageInput.value.length > state.limits.maxTextLength;
+  ui.sendButton.disabled = !ready || tooLong;
   ui.composer.dataset.ready = String(ready);
 }
 
@@ -543,6 +552,7 @@ function sendMessage() {
   const max = state.limits.maxTextLength;
   if (text.length > max) {
     showComposerError(describeError({ code: 'too_large' }, state.limits));
+    ui.composerError.dataset.reason = 'length'; // cleared as soon as the text fits again
     return;
   }
   if (!connection.live) {
@@ -642,7 +652,8 @@ function onOutsideEvent({ event, args, room: id }) {
   const room = (id && state.rooms.get(id)) || (state.active && state.rooms.get(state.active));
   if (!room || typeof event !== 'string') return;
   const parts = Array.isArray(args) ? args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))) : [];
-  addNotice(room, parts.length ? `${event}: ${parts.join(' ')}` : event, 'event');
+  const notice = addNotice(room, parts.length ? `${event}: ${parts.join(' ')}` : event, 'event');
+  notice.prepend(el('span', 'outside-tag', 'outside event'));
   if (state.active !== room.id) {
     room.unread = (room.unread || 0) + 1;
     updateTab(room);
@@ -652,6 +663,8 @@ function onOutsideEvent({ event, args, room: id }) {
 function onWelcome(frame) {
   state.session = frame.session;
   state.mySessions.add(frame.session);
+  // this tab's recent sessions (a reconnect makes a new one); a long-lived tab must not grow this forever
+  while (state.mySessions.size > 8) state.mySessions.delete(state.mySessions.values().next().value);
   document.body.dataset.session = frame.session;
   if (frame.limits && typeof frame.limits === 'object') {
     state.limits = { ...state.limits, ...frame.limits };
@@ -763,9 +776,13 @@ function onMessage(frame) {
   if (!room || typeof frame.text !== 'string') return;
   const own = state.mySessions.has(frame.session);
   if (own && frame.session === state.session) {
-    const index = room.pending.findIndex((p) => p.text === frame.text);
+    // The server runs one session's publishes in order and echoes each before acknowledging it, and a
+    // refused one is answered (and dropped from pending) before any later echo: so this echo is the
+    // oldest pending message, whatever its text. Its ack then carries the same id.
+    const index = room.pending.length ? 0 : -1;
     if (index >= 0) {
       const [entry] = room.pending.splice(index, 1);
+      entry.id = frame.id;
       entry.item.classList.remove('pending');
       entry.item.dataset.id = frame.id || '';
       const time = entry.item.querySelector('time');
@@ -799,8 +816,13 @@ function onLeft({ room: id, session, name, ts }) {
   if (state.active === id) renderPresence();
 }
 
-function onAck({ ref }) {
+function onAck({ ref, id }) {
+  const pending = state.refs.get(ref);
   state.refs.delete(ref);
+  if (pending && pending.kind === 'publish' && pending.entry.id && id && pending.entry.id !== id) {
+    // never expected: the echo matched to this message was another one
+    console.warn(`parley: ack ${id} does not match the echo ${pending.entry.id}`);
+  }
 }
 
 function onError(frame) {

@@ -359,4 +359,37 @@ describe('chat page', () => {
     await observer.page.getByTestId('join-button').click();
     await observer.page.getByText('Names are 1 to 32 visible characters').first().waitFor({ timeout: 5_000 });
   });
+
+  it('switching rooms moves the highlight; on a phone long words wrap and an over-long text blocks Send', async () => {
+    const desk = await open();
+    await waitForLive(desk.page);
+    await join(desk.page, 'pat', 'first');
+    await join(desk.page, 'pat', 'second');
+    const current = () => desk.page.evaluate(() => [...document.querySelectorAll('.room-tab[aria-current]')]
+      .map((t) => t.dataset.testid));
+    assert.deepEqual(await current(), ['room-tab-second'], 'only the room just joined is current');
+    await desk.page.getByTestId('room-tab-first').click();
+    assert.deepEqual(await current(), ['room-tab-first'], 'switching moves aria-current');
+    assert.equal(await desk.page.locator('.room-item.active').count(), 1, 'one highlighted tab');
+
+    const phone = await open('/#room=pocket', { viewport: { width: 390, height: 844 }, mobile: true });
+    await phone.page.getByTestId('name-input').fill('phone');
+    await phone.page.getByTestId('join-button').click();
+    await waitForJoined(phone.page, 'pocket');
+    // a 287-character URL without a break must not push Send off the screen
+    const url = `https://example.com/${'a'.repeat(267)}`;
+    await phone.page.getByTestId('message-input').fill(url);
+    const box = await phone.page.getByTestId('send-button').boundingBox();
+    assert.ok(box && box.x + box.width <= 390, `Send stays on screen: ${JSON.stringify(box)}`);
+    const scrollWidth = await phone.page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(scrollWidth <= 390, `the page does not widen: ${scrollWidth}`);
+
+    // over the limit: Send is disabled and the error says why; clearing the box clears both
+    await phone.page.getByTestId('message-input').fill('x'.repeat(4001));
+    assert.equal(await phone.page.getByTestId('send-button').isDisabled(), true);
+    assert.equal(await phone.page.getByTestId('composer-error').isVisible(), true);
+    await phone.page.getByTestId('message-input').fill('');
+    assert.equal(await phone.page.getByTestId('composer-error').isVisible(), false);
+    assert.equal(await phone.page.getByTestId('send-button').isDisabled(), false);
+  });
 });
