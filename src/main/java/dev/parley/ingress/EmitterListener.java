@@ -109,10 +109,21 @@ public final class EmitterListener {
   record Broadcast(ChatEvent.External event, Set<String> rooms, Set<String> except) {
   }
 
-  /** Reads {@code [uid, packet, opts]}; null when it is not an event of the default namespace. */
+  /**
+   * Reads {@code [uid, packet, opts]}; null when it is not an event of the default namespace. Anything
+   * malformed (truncated MessagePack, values of the wrong type) is an {@link IOException}.
+   */
   static Broadcast decode(byte[] msgpack) throws IOException {
+    try {
+      return decodeUnchecked(msgpack);
+    } catch (RuntimeException e) {
+      throw new IOException("malformed emitter message: " + e, e);
+    }
+  }
+
+  private static Broadcast decodeUnchecked(byte[] msgpack) throws IOException {
     try (MessageUnpacker unpacker = MessagePack.newDefaultUnpacker(msgpack)) {
-      Value root = unpacker.unpackValue();
+      Value root = readBounded(unpacker, msgpack.length, 0);
       if (!root.isArrayValue() || root.asArrayValue().size() < 3) {
         throw new IOException("not an [uid, packet, opts] array");
       }
@@ -139,6 +150,67 @@ public final class EmitterListener {
       String room = rooms.size() == 1 ? rooms.iterator().next() : null;
       return new Broadcast(new ChatEvent.External(name, args, room), rooms, except);
     }
+  }
+
+  /** Deepest nesting an emitter message may have (real ones nest two or three levels). */
+  private static final int MAX_DEPTH = 32;
+
+  /**
+   * Reads one MessagePack value, refusing sizes that the remaining bytes cannot hold and nesting deeper
+   * than {@link #MAX_DEPTH}: a few bytes that announce a huge array would otherwise make the generic
+   * reader allocate it (an out-of-memory found by fuzzing), and deep nesting would overflow the stack.
+   */
+  private static Value readBounded(MessageUnpacker in, int total, int depth) throws IOException {
+    if (depth > MAX_DEPTH) {
+      throw new IOException("nested deeper than " + MAX_DEPTH);
+    }
+    long remaining = total - in.getTotalReadBytes();
+    org.msgpack.core.MessageFormat format = in.getNextFormat();
+    switch (format.getValueType()) {
+      case ARRAY -> {
+        int size = in.unpackArrayHeader();
+        if (size > remaining) {
+          throw new IOException("array of " + size + " in " + remaining + " bytes");
+        }
+        Value[] items = new Value[size];
+        for (int i = 0; i < size; i++) {
+          items[i] = readBounded(in, total, depth + 1);
+        }
+        return org.msgpack.value.ValueFactory.newArray(items, true);
+      }
+      case MAP -> {
+        int size = in.unpackMapHeader();
+        if (2L * size > remaining) {
+          throw new IOException("map of " + size + " in " + remaining + " bytes");
+        }
+        Value[] kvs = new Value[2 * size];
+        for (int i = 0; i < kvs.length; i++) {
+          kvs[i] = readBounded(in, total, depth + 1);
+        }
+        return org.msgpack.value.ValueFactory.newMap(kvs, true);
+      }
+      case STRING -> {
+        return org.msgpack.value.ValueFactory.newString(in.readPayload(checked(in.unpackRawStringHeader(), remaining)), true);
+      }
+      case BINARY -> {
+        return org.msgpack.value.ValueFactory.newBinary(in.readPayload(checked(in.unpackBinaryHeader(), remaining)), true);
+      }
+      case EXTENSION -> {
+        org.msgpack.core.ExtensionTypeHeader h = in.unpackExtensionTypeHeader();
+        return org.msgpack.value.ValueFactory.newExtension(h.getType(), in.readPayload(checked(h.getLength(), remaining)));
+      }
+      default -> {
+        return in.unpackValue();
+      }
+    }
+  }
+
+  /** A length the remaining bytes can hold (a header alone must not make the reader allocate more). */
+  private static int checked(int length, long remaining) throws IOException {
+    if (length < 0 || length > remaining) {
+      throw new IOException(length + " bytes announced, " + remaining + " left");
+    }
+    return length;
   }
 
   private void onRequest(String json) {

@@ -29,7 +29,6 @@ import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Function;
 
 /**
  * The Vert.x SockJS event bus bridge at {@code /eventbus}, deny-by-default.
@@ -76,9 +75,9 @@ public final class BridgeTransport {
 
   private Future<Router> start() {
     ParleyConfig config = node.config();
-    MessageConsumer<Object> join = consumer("join", body -> new Command.Join(field(body, "room"), field(body, "name")));
-    MessageConsumer<Object> publish = consumer("publish", body -> new Command.Publish(field(body, "room"), field(body, "text")));
-    MessageConsumer<Object> leave = consumer("leave", body -> new Command.Leave(field(body, "room")));
+    MessageConsumer<Object> join = consumer("join");
+    MessageConsumer<Object> publish = consumer("publish");
+    MessageConsumer<Object> leave = consumer("leave");
 
     SockJSBridgeOptions options = new SockJSBridgeOptions()
       .setPingTimeout(config.bridge().pingTimeoutMs())
@@ -98,24 +97,32 @@ public final class BridgeTransport {
    * to this hub's address with the socket's session in a header, becomes a {@link Command} for the
    * session; the event bus message is the reply handle.
    */
-  private MessageConsumer<Object> consumer(String command, Function<JsonObject, Command> parser) {
+  private MessageConsumer<Object> consumer(String command) {
     return vertx.eventBus().consumer(hubAddress + command, (Message<Object> msg) -> {
       BridgeConnection c = bySession.get(msg.headers().get(SESSION_HEADER));
       if (c == null) {
         msg.fail(ErrorCode.BAD_REQUEST.number(), ErrorCode.BAD_REQUEST.wire());
         return;
       }
-      Command parsed;
-      try {
-        if (!(msg.body() instanceof JsonObject body)) {
-          throw new ChatException(ErrorCode.BAD_REQUEST, "body must be a JSON object");
-        }
-        parsed = parser.apply(body);
-      } catch (ChatException e) {
-        parsed = new Command.Invalid(e);
-      }
-      c.session().handle(parsed, msg);
+      c.session().handle(parse(command, msg.body()), msg);
     });
+  }
+
+  /** A bridge {@code send} to {@code parley.<command>} with this body, as a command (malformed: {@link Command.Invalid}). */
+  static Command parse(String command, Object body) {
+    try {
+      if (!(body instanceof JsonObject b)) {
+        throw new ChatException(ErrorCode.BAD_REQUEST, "body must be a JSON object");
+      }
+      return switch (command) {
+        case "join" -> new Command.Join(field(b, "room"), field(b, "name"));
+        case "publish" -> new Command.Publish(field(b, "room"), field(b, "text"));
+        case "leave" -> new Command.Leave(field(b, "room"));
+        default -> throw new ChatException(ErrorCode.BAD_REQUEST, "unknown command");
+      };
+    } catch (ChatException e) {
+      return new Command.Invalid(e);
+    }
   }
 
   private static String field(JsonObject body, String name) {

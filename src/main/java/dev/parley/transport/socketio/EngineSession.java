@@ -250,13 +250,11 @@ public final class EngineSession {
       close("payload too large");
       return;
     }
-    String[] packets = body.split(String.valueOf(SEPARATOR), -1);
-    for (String p : packets) {
-      if (!validPacket(p)) {
-        server.error(ctx, 400, 3, "Bad request");
-        close("parse error");
-        return;
-      }
+    List<String> packets = splitPayload(body);
+    if (packets == null) {
+      server.error(ctx, 400, 3, "Bad request");
+      close("parse error");
+      return;
     }
     server.answer(ctx, 200, "text/html; charset=UTF-8", "ok");
     for (String p : packets) {
@@ -273,6 +271,17 @@ public final class EngineSession {
         onPacket(p, false);
       }
     }
+  }
+
+  /** The packets of a polling payload (joined by 0x1e), or null when one of them is not a packet. */
+  static List<String> splitPayload(String body) {
+    String[] packets = body.split(String.valueOf(SEPARATOR), -1);
+    for (String p : packets) {
+      if (!validPacket(p)) {
+        return null;
+      }
+    }
+    return List.of(packets);
   }
 
   private static boolean validPacket(String p) {

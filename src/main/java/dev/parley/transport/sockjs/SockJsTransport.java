@@ -65,25 +65,34 @@ public final class SockJsTransport {
       ctx.next();
       return;
     }
-    com.fasterxml.jackson.databind.JsonNode messages;
-    try {
-      messages = dev.parley.core.Json.MAPPER.readTree(payload);
-    } catch (java.io.IOException | RuntimeException e) {
-      ctx.next(); // not JSON at all: vertx-web answers "Broken JSON encoding."
-      return;
-    }
-    boolean strings = messages != null && messages.isArray();
-    if (strings) {
-      for (com.fasterxml.jackson.databind.JsonNode m : messages) {
-        strings &= m.isTextual();
-      }
-    }
-    if (strings) {
-      ctx.next();
+    if (!Boolean.FALSE.equals(arrayOfStrings(payload))) {
+      ctx.next(); // an array of strings, or not JSON at all (vertx-web answers "Broken JSON encoding.")
     } else {
       ctx.response().setStatusCode(500).putHeader(HttpHeaders.CONTENT_TYPE, "text/plain; charset=UTF-8")
         .end("Broken JSON encoding. The payload must be a JSON array of strings; nothing in it was accepted.");
     }
+  }
+
+  /**
+   * Whether a send body is a JSON array of strings: true, false (JSON, but something else), or null when
+   * it is not JSON at all.
+   */
+  static Boolean arrayOfStrings(String payload) {
+    com.fasterxml.jackson.databind.JsonNode messages;
+    try {
+      messages = dev.parley.core.Json.MAPPER.readTree(payload);
+    } catch (java.io.IOException | RuntimeException e) {
+      return null;
+    }
+    if (messages == null || !messages.isArray()) {
+      return messages == null ? null : false;
+    }
+    for (com.fasterxml.jackson.databind.JsonNode m : messages) {
+      if (!m.isTextual()) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private static final Pattern RECEIVING_TRANSPORT = Pattern.compile("/(xhr|xhr_streaming|eventsource|htmlfile|jsonp)$");
