@@ -33,6 +33,9 @@ public final class ParleyVerticle extends VerticleBase {
 
   private static final Logger LOG = LoggerFactory.getLogger(ParleyVerticle.class);
 
+  /** How long a stopping server waits for its connections to finish closing. */
+  private static final long SHUTDOWN_GRACE_SECONDS = 3;
+
   private ParleyConfig config;
   private Hub hub;
   private HttpServer server;
@@ -132,7 +135,10 @@ public final class ParleyVerticle extends VerticleBase {
       node.detach(hub);
     }
     Future<Void> left = hub == null ? Future.succeededFuture() : hub.shutdown(CloseCode.GOING_AWAY, "server shutting down");
-    Future<Void> closed = left.eventually(() -> server == null ? Future.succeededFuture() : server.close());
+    // a graceful shutdown, not a close: the connections were just told why they end (a 1001 close frame,
+    // SockJS's close notice) and need a moment to write it before their TCP connections go
+    Future<Void> closed = left.eventually(() -> server == null ? Future.succeededFuture()
+      : server.shutdown(SHUTDOWN_GRACE_SECONDS, java.util.concurrent.TimeUnit.SECONDS));
     return closed.eventually(() -> acquired ? ParleyNode.release(vertx) : Future.succeededFuture());
   }
 }
