@@ -1,5 +1,6 @@
 package dev.parley;
 
+import com.code_intelligence.jazzer.junit.DictionaryEntries;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.parley.config.ConfigException;
 import dev.parley.config.ParleyConfig;
@@ -13,6 +14,9 @@ import java.util.Properties;
 class ConfigFuzzTest {
 
   @FuzzTest(maxDuration = "10s")
+  @DictionaryEntries({"{", "}", "[", "]", ":", ",", "\"http\"", "\"port\"", "\"limits\"", "\"maxFrameBytes\"",
+    "\"maxTextLength\"", "\"broker\"", "\"type\"", "\"redis\"", "\"redisUri\"", "\"socketio\"", "\"namespaces\"",
+    "\"sockjs\"", "\"disabledTransports\"", "\"api\"", "\"keys\"", "\"publicOrigins\"", "\"emitter\"", "-1", "1e99", "null"})
   void anyConfigurationIsValidOrExplained(String json) {
     if (json == null) {
       return;

@@ -1,5 +1,6 @@
 package dev.parley.transport;
 
+import com.code_intelligence.jazzer.junit.DictionaryEntries;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.parley.core.ChatException;
@@ -12,6 +13,8 @@ import dev.parley.core.Json;
 class NativeFrameFuzzTest {
 
   @FuzzTest(maxDuration = "10s")
+  @DictionaryEntries({"{", "}", "[", "]", ":", ",", "\"type\"", "\"join\"", "\"publish\"", "\"leave\"", "\"ping\"",
+    "\"room\"", "\"name\"", "\"text\"", "\"ref\"", "null", "true", "1e999", "\"\\u0000\""})
   void anyFrameIsACommandOrAClearError(String frame) {
     if (frame == null) {
       return; // transports always hand over a string
