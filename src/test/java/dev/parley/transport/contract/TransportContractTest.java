@@ -180,6 +180,30 @@ public abstract class TransportContractTest {
   }
 
   @Test
+  void invisibleNamesAndSessionShapedRoomsAreRefused(Vertx vertx, VertxTestContext ctx) {
+    start(vertx, new JsonObject()).compose(port -> Future.all(connect(vertx, port), ws(vertx, port)))
+      .compose(all -> {
+        ChatClient x = all.resultAt(0);
+        ChatClient w = all.resultAt(1);
+        return w.join("rules", "wendy")
+          .compose(p -> refusal(x.join("rules", "wen\u200bdy")))
+          .compose(error -> {
+            ctx.verify(() -> assertEquals("invalid_name", error.code(), "a zero-width space in a name"));
+            return refusal(x.join("rules", "\u202eydnew"));
+          })
+          .compose(error -> {
+            ctx.verify(() -> assertEquals("invalid_name", error.code(), "a right-to-left override in a name"));
+            // a room named like a session id could receive what is sent to that session alone
+            return refusal(x.join("abcd1234.1-2", "xavier"));
+          })
+          .compose(error -> {
+            ctx.verify(() -> assertEquals("invalid_room", error.code(), "a room shaped like a session id"));
+            return x.join("rules", "xavier");
+          });
+      }).onComplete(ctx.succeedingThenComplete());
+  }
+
+  @Test
   void textLongerThanTheLimitIsRefusedAndTheConnectionStaysUsable(Vertx vertx, VertxTestContext ctx) {
     start(vertx, new JsonObject()).compose(port -> Future.all(connect(vertx, port), ws(vertx, port)))
       .compose(all -> {
