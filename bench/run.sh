@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Parley beside a Socket.IO 4.8 reference server, measured the way ../shared/NOTES-benchmark.md says
-# gives trustworthy numbers on a noisy 2-core machine:
+# Parley beside a Socket.IO 4.8 reference server, measured in the way that gives trustworthy numbers on
+# a noisy 2-core machine:
 #   - server pinned to core 0, load generator (bench/loadgen, C/epoll) pinned to core 1;
 #   - open loop with staggered publishers; every server prewarmed the same way (JIT);
 #   - interleaved pairs (reference, Parley, reference, Parley, ...), ratios computed per pair;

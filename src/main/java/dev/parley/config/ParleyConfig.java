@@ -77,7 +77,7 @@ public record ParleyConfig(
     /** 0 means: announce joins and leaves in rooms of any size. */
     public static final int DEFAULT_MAX_ANNOUNCED_ROOM_SIZE = 0;
     /** 0 means: presence replies list every member. */
-    public static final int DEFAULT_MAX_PRESENCE_MEMBERS = 0;
+    public static final int DEFAULT_MAX_PRESENCE_MEMBERS = 1000;
     /** How long an inbound message may stay unfinished (a Socket.IO packet waiting for its attachments). */
     public static final long DEFAULT_MAX_UNFINISHED_MS = 10_000;
     /** 0 means: a quarter of the JVM's maximum heap. */

@@ -98,7 +98,7 @@ public final class Hub {
       return Future.failedFuture(new ChatException(ErrorCode.BAD_REQUEST, "connection is closed"));
     }
     if (session.rooms().containsKey(room)) {
-      return presence.members(room).map(members -> ChatEvent.Presence.of(room, members, limits.maxPresenceMembers()));
+      return presence.members(room, limits.maxPresenceMembers());
     }
     if (session.rooms().size() >= limits.maxRoomsPerConnection()) {
       return Future.failedFuture(new ChatException(ErrorCode.TOO_MANY_ROOMS,
@@ -133,7 +133,7 @@ public final class Hub {
         } else {
           session.connection().deliver(new Envelope(id, joined)); // the joiner still learns it joined
         }
-        return presence.members(room).map(members -> ChatEvent.Presence.of(room, members, limits.maxPresenceMembers()));
+        return presence.members(room, limits.maxPresenceMembers());
       });
   }
 

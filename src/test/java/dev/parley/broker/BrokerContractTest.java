@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -173,19 +174,111 @@ public abstract class BrokerContractTest {
       .compose(v -> second.presence().add("room", b))
       .compose(v -> first.presence().add("room", c))
       .compose(v -> first.presence().add("elsewhere", a))
-      .compose(v -> second.presence().members("room"))
-      .compose(members -> {
-        ctx.verify(() -> assertEquals(List.of(a, b, c), members));
+      .compose(v -> second.presence().members("room", 0))
+      .compose(p -> {
+        ctx.verify(() -> {
+          assertEquals(List.of(a, b, c), p.members());
+          assertNull(p.total(), "a complete list carries no total");
+        });
         return second.presence().remove("room", "s-b");
       })
-      .compose(v -> second.presence().members("room"))
-      .compose(members -> {
-        ctx.verify(() -> assertEquals(List.of(a, c), members));
-        return second.presence().members("empty-room");
+      .compose(v -> second.presence().members("room", 0))
+      .compose(p -> {
+        ctx.verify(() -> assertEquals(List.of(a, c), p.members()));
+        return second.presence().members("empty-room", 10);
       })
-      .onComplete(ctx.succeeding(members -> {
-        ctx.verify(() -> assertTrue(members.isEmpty()));
+      .onComplete(ctx.succeeding(p -> {
+        ctx.verify(() -> {
+          assertTrue(p.members().isEmpty());
+          assertNull(p.total());
+        });
         ctx.completeNow();
       }));
+  }
+
+  /**
+   * A presence reply reads the first {@code limit} members and the room's size, from either node; the
+   * store never has to hand over the whole room. (Members joining on different nodes within the same
+   * millisecond may be ordered by session id; the ids here sort in join order.)
+   */
+  @Test
+  void presenceListsTheFirstMembersInJoinOrderAndTheTotal(Vertx vertx, VertxTestContext ctx) {
+    List<Member> all = new ArrayList<>();
+    Future<Void> chain = Future.succeededFuture();
+    for (int i = 0; i < 30; i++) {
+      Member m = new Member(String.format("s-%03d", i), "member " + i);
+      all.add(m);
+      Broker on = i % 2 == 0 ? first : second;
+      chain = chain.compose(v -> on.presence().add("big", m));
+    }
+    chain
+      .compose(v -> Future.all(first.presence().members("big", 10), second.presence().members("big", 10)))
+      .compose(both -> {
+        ctx.verify(() -> {
+          for (int i = 0; i < 2; i++) {
+            ChatEvent.Presence p = both.resultAt(i);
+            assertEquals(all.subList(0, 10), p.members());
+            assertEquals(30, p.total());
+          }
+        });
+        return Future.all(first.presence().members("big", 0), second.presence().members("big", 30));
+      })
+      .compose(both -> {
+        ctx.verify(() -> {
+          for (int i = 0; i < 2; i++) {
+            ChatEvent.Presence p = both.resultAt(i);
+            assertEquals(all, p.members());
+            assertNull(p.total());
+          }
+        });
+        Future<Void> leaves = Future.succeededFuture();
+        for (int i = 0; i < 5; i++) {
+          Member m = all.get(i);
+          Broker on = i % 2 == 0 ? first : second;
+          leaves = leaves.compose(v -> on.presence().remove("big", m.session()));
+        }
+        return leaves;
+      })
+      .compose(v -> second.presence().members("big", 10))
+      .onComplete(ctx.succeeding(p -> {
+        ctx.verify(() -> {
+          assertEquals(all.subList(5, 15), p.members());
+          assertEquals(25, p.total());
+        });
+        ctx.completeNow();
+      }));
+  }
+
+  /** A join racing the last leave of the same room on another hub of the node is never lost. */
+  @Test
+  void aJoinRacingTheLastLeaveIsKept(Vertx vertx, VertxTestContext ctx) {
+    int rounds = 200;
+    Future<Void> chain = Future.succeededFuture();
+    for (int i = 0; i < rounds; i++) {
+      String room = "race-" + i;
+      Member leaving = new Member("s-l" + i, "leaving");
+      Member joining = new Member("s-j" + i, "joining");
+      chain = chain
+        .compose(v -> first.presence().add(room, leaving))
+        .compose(v -> {
+          // the last leave and a join of the same room, from two threads at once
+          Promise<Void> left = Promise.promise();
+          Promise<Void> joined = Promise.promise();
+          Thread t1 = new Thread(() -> first.presence().remove(room, leaving.session()).onComplete(left));
+          Thread t2 = new Thread(() -> first.presence().add(room, joining).onComplete(joined));
+          t1.start();
+          t2.start();
+          return Future.all(left.future(), joined.future()).mapEmpty();
+        })
+        .compose(v -> Future.all(first.presence().members(room, 0), second.presence().members(room, 0)))
+        .compose(both -> {
+          ctx.verify(() -> {
+            assertEquals(List.of(joining), ((ChatEvent.Presence) both.resultAt(0)).members(), room + " on the joiner's node");
+            assertEquals(List.of(joining), ((ChatEvent.Presence) both.resultAt(1)).members(), room + " on the other node");
+          });
+          return first.presence().remove(room, joining.session());
+        });
+    }
+    chain.onComplete(ctx.succeedingThenComplete());
   }
 }

@@ -1,16 +1,16 @@
 package dev.parley.broker.hazelcast;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.hazelcast.config.InMemoryFormat;
+import com.hazelcast.config.MapConfig;
 import com.hazelcast.cluster.MembershipEvent;
 import com.hazelcast.cluster.MembershipListener;
 import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.core.ReadOnly;
 import com.hazelcast.map.EntryProcessor;
 import com.hazelcast.map.IMap;
 import dev.parley.broker.Callers;
 import dev.parley.core.ChatEvent;
 import dev.parley.core.Envelope;
-import dev.parley.core.Json;
 import dev.parley.core.Member;
 import dev.parley.core.PresenceStore;
 import io.vertx.core.Future;
@@ -18,16 +18,20 @@ import io.vertx.core.Vertx;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.Serializable;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 
 /**
- * Cluster-wide presence in a Hazelcast map ({@code parley.presence}: room to a JSON array of members in
- * join order), changed only through entry processors, so concurrent joins on different nodes never
- * overwrite each other. A second map ({@code parley.nodes}) ties each Hazelcast member to its Parley
- * node id.
+ * Cluster-wide presence in a Hazelcast map ({@code parley.presence.members}: room to its members in join
+ * order), changed only through entry processors, so concurrent joins on different nodes never overwrite
+ * each other. The map keeps its values as objects ({@code InMemoryFormat.OBJECT}, set here before first
+ * use), so an entry processor changes a room in place: a join or a leave costs the same in a room of ten
+ * and of a million, and a presence reply reads only the first {@code limit} members. A second map
+ * ({@code parley.nodes}) ties each Hazelcast member to its Parley node id.
  *
  * <p>When Hazelcast declares a member gone (a kill -9 is noticed when its connections drop, a silent
  * one after {@code hazelcast.max.no.heartbeat.seconds}), the oldest surviving member removes that
@@ -36,11 +40,12 @@ import java.util.function.Consumer;
 public final class HazelcastPresenceStore implements PresenceStore {
 
   private static final Logger LOG = LoggerFactory.getLogger(HazelcastPresenceStore.class);
+  static final String ROOMS = "parley.presence.members";
 
   private final Vertx vertx;
   private final String nodeId;
   private final HazelcastInstance hazelcast;
-  private final IMap<String, String> rooms;
+  private final IMap<String, RoomMembers> rooms;
   private final IMap<String, String> nodes;
   private final Consumer<Envelope> publish;
   private final String listenerId;
@@ -49,7 +54,9 @@ public final class HazelcastPresenceStore implements PresenceStore {
     this.vertx = vertx;
     this.nodeId = nodeId;
     this.hazelcast = hazelcast;
-    this.rooms = hazelcast.getMap("parley.presence");
+    // the same definition on every node; a cluster accepts an identical dynamic map config again
+    hazelcast.getConfig().addMapConfig(new MapConfig(ROOMS).setInMemoryFormat(InMemoryFormat.OBJECT));
+    this.rooms = hazelcast.getMap(ROOMS);
     this.nodes = hazelcast.getMap("parley.nodes");
     this.publish = publish;
     this.listenerId = hazelcast.getCluster().addMembershipListener(new MembershipListener() {
@@ -86,18 +93,9 @@ public final class HazelcastPresenceStore implements PresenceStore {
   }
 
   @Override
-  public Future<List<Member>> members(String room) {
-    return Callers.onCaller(Future.fromCompletionStage(rooms.getAsync(room)).map(HazelcastPresenceStore::parse));
-  }
-
-  private static List<Member> parse(String json) {
-    List<Member> out = new ArrayList<>();
-    if (json != null) {
-      for (JsonNode m : Json.parseTree(json)) {
-        out.add(new Member(m.path("s").asText(), m.path("n").asText()));
-      }
-    }
-    return out;
+  public Future<ChatEvent.Presence> members(String room, int limit) {
+    return Callers.onCaller(Future.fromCompletionStage(rooms.submitToKey(room, new First(limit)))
+      .map(window -> window == null ? new ChatEvent.Presence(room, List.of()) : window.presence(room)));
   }
 
   private void memberGone(String uuid) {
@@ -112,12 +110,15 @@ public final class HazelcastPresenceStore implements PresenceStore {
       if (deadNode == null) {
         return 0;
       }
-      Map<String, String> removed = rooms.executeOnEntries(new RemoveNode(deadNode + "."));
+      Map<String, RoomMembers> removed = rooms.executeOnEntries(new RemoveNode(deadNode + "."));
       int count = 0;
       long now = System.currentTimeMillis();
-      for (Map.Entry<String, String> e : removed.entrySet()) {
-        for (Member m : parse(e.getValue())) {
-          publish.accept(new Envelope(nodeId + ".reaper", new ChatEvent.Left(e.getKey(), m.session(), m.name(), now)));
+      for (Map.Entry<String, RoomMembers> e : removed.entrySet()) {
+        if (e.getValue() == null) {
+          continue;
+        }
+        for (Map.Entry<String, String> m : e.getValue().members.entrySet()) {
+          publish.accept(new Envelope(nodeId + ".reaper", new ChatEvent.Left(e.getKey(), m.getKey(), m.getValue(), now)));
           count++;
         }
       }
@@ -126,8 +127,25 @@ public final class HazelcastPresenceStore implements PresenceStore {
     }, false).onFailure(err -> LOG.warn("could not clean up after a departed member {}", uuid, err));
   }
 
+  /** A room's members: session to name, in join order. Stored as an object and changed in place. */
+  static final class RoomMembers implements Serializable {
+    private static final long serialVersionUID = 1L;
+    final LinkedHashMap<String, String> members = new LinkedHashMap<>();
+  }
+
+  /** The first members of a room and its size, as a presence reply needs them. */
+  record Window(List<String> sessions, List<String> names, int total) implements Serializable {
+    ChatEvent.Presence presence(String room) {
+      List<Member> out = new ArrayList<>(sessions.size());
+      for (int i = 0; i < sessions.size(); i++) {
+        out.add(new Member(sessions.get(i), names.get(i)));
+      }
+      return total > out.size() ? new ChatEvent.Presence(room, out, total) : new ChatEvent.Presence(room, out);
+    }
+  }
+
   /** Appends a member, or renames it if already there. */
-  static final class Add implements EntryProcessor<String, String, Void> {
+  static final class Add implements EntryProcessor<String, RoomMembers, Void> {
     private final String session;
     private final String name;
 
@@ -137,23 +155,16 @@ public final class HazelcastPresenceStore implements PresenceStore {
     }
 
     @Override
-    public Void process(Map.Entry<String, String> entry) {
-      ArrayNode list = entry.getValue() == null ? Json.MAPPER.createArrayNode() : (ArrayNode) Json.parseTree(entry.getValue());
-      for (JsonNode m : list) {
-        if (session.equals(m.path("s").asText())) {
-          ((com.fasterxml.jackson.databind.node.ObjectNode) m).put("n", name);
-          entry.setValue(list.toString());
-          return null;
-        }
-      }
-      list.addObject().put("s", session).put("n", name);
-      entry.setValue(list.toString());
+    public Void process(Map.Entry<String, RoomMembers> entry) {
+      RoomMembers room = entry.getValue() == null ? new RoomMembers() : entry.getValue();
+      room.members.put(session, name);
+      entry.setValue(room);
       return null;
     }
   }
 
   /** Removes one session; deletes the entry when the room is empty. */
-  static final class Remove implements EntryProcessor<String, String, Void> {
+  static final class Remove implements EntryProcessor<String, RoomMembers, Void> {
     private final String session;
 
     Remove(String session) {
@@ -161,24 +172,51 @@ public final class HazelcastPresenceStore implements PresenceStore {
     }
 
     @Override
-    public Void process(Map.Entry<String, String> entry) {
-      if (entry.getValue() == null) {
+    public Void process(Map.Entry<String, RoomMembers> entry) {
+      RoomMembers room = entry.getValue();
+      if (room == null || room.members.remove(session) == null) {
         return null;
       }
-      ArrayNode list = (ArrayNode) Json.parseTree(entry.getValue());
-      ArrayNode kept = Json.MAPPER.createArrayNode();
-      for (JsonNode m : list) {
-        if (!session.equals(m.path("s").asText())) {
-          kept.add(m);
-        }
+      entry.setValue(room.members.isEmpty() ? null : room);
+      return null;
+    }
+  }
+
+  /** Reads the first {@code limit} members (all for 0) without copying the room. */
+  static final class First implements EntryProcessor<String, RoomMembers, Window>, ReadOnly {
+    private final int limit;
+
+    First(int limit) {
+      this.limit = limit;
+    }
+
+    @Override
+    public Window process(Map.Entry<String, RoomMembers> entry) {
+      RoomMembers room = entry.getValue();
+      if (room == null) {
+        return null;
       }
-      entry.setValue(kept.isEmpty() ? null : kept.toString());
+      int n = limit > 0 ? Math.min(limit, room.members.size()) : room.members.size();
+      List<String> sessions = new ArrayList<>(n);
+      List<String> names = new ArrayList<>(n);
+      for (Map.Entry<String, String> m : room.members.entrySet()) {
+        if (sessions.size() == n) {
+          break;
+        }
+        sessions.add(m.getKey());
+        names.add(m.getValue());
+      }
+      return new Window(sessions, names, room.members.size());
+    }
+
+    @Override
+    public EntryProcessor<String, RoomMembers, Window> getBackupProcessor() {
       return null;
     }
   }
 
   /** Removes every session of one node (ids start with {@code <node>.}); returns the removed ones. */
-  static final class RemoveNode implements EntryProcessor<String, String, String> {
+  static final class RemoveNode implements EntryProcessor<String, RoomMembers, RoomMembers> {
     private final String prefix;
 
     RemoveNode(String prefix) {
@@ -186,21 +224,24 @@ public final class HazelcastPresenceStore implements PresenceStore {
     }
 
     @Override
-    public String process(Map.Entry<String, String> entry) {
-      if (entry.getValue() == null) {
+    public RoomMembers process(Map.Entry<String, RoomMembers> entry) {
+      RoomMembers room = entry.getValue();
+      if (room == null) {
         return null;
       }
-      ArrayNode list = (ArrayNode) Json.parseTree(entry.getValue());
-      ArrayNode kept = Json.MAPPER.createArrayNode();
-      ArrayNode removed = Json.MAPPER.createArrayNode();
-      for (JsonNode m : list) {
-        (m.path("s").asText().startsWith(prefix) ? removed : kept).add(m);
-      }
-      if (removed.isEmpty()) {
+      RoomMembers removed = new RoomMembers();
+      room.members.entrySet().removeIf(m -> {
+        if (m.getKey().startsWith(prefix)) {
+          removed.members.put(m.getKey(), m.getValue());
+          return true;
+        }
+        return false;
+      });
+      if (removed.members.isEmpty()) {
         return null;
       }
-      entry.setValue(kept.isEmpty() ? null : kept.toString());
-      return removed.toString();
+      entry.setValue(room.members.isEmpty() ? null : room);
+      return removed;
     }
   }
 }

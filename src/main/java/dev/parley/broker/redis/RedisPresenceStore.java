@@ -12,11 +12,13 @@ import io.vertx.core.Vertx;
 import io.vertx.redis.client.Command;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
+import io.vertx.redis.client.ResponseType;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -29,9 +31,13 @@ import java.util.function.Function;
  * Cluster-wide presence in Redis, with this node's own members mirrored in memory.
  *
  * <p>Keys: {@code parley:presence:<room>} is a hash of session to {@code {"n":name,"t":joinedAt,"q":seq}};
- * {@code parley:node:<node>:members} lists the node's {@code room\nsession} entries; {@code parley:node:<node>}
- * is a liveness key refreshed every third of {@code broker.nodeTimeoutMs} and expiring after it;
- * {@code parley:nodes} lists the nodes.
+ * {@code parley:presence-order:<room>} is a sorted set of the same sessions scored by join order (so the
+ * first members of a room are read without reading the room); {@code parley:node:<node>:members} lists the
+ * node's {@code room\nsession} entries; {@code parley:node:<node>} is a liveness key refreshed every third of
+ * {@code broker.nodeTimeoutMs} and expiring after it; {@code parley:nodes} lists the nodes.
+ *
+ * <p>Joining and leaving cost three O(1) or O(log n) commands whatever the room's size; a presence reply
+ * costs a ranged read of the first {@code limit} members and one lookup of their names.
  *
  * <p>The mirror is the truth for this node's members: while Redis is away, presence still answers with
  * them, and after reconnection the mirror is written back. Every node checks the others' liveness keys
@@ -43,6 +49,7 @@ final class RedisPresenceStore implements PresenceStore {
 
   private static final Logger LOG = LoggerFactory.getLogger(RedisPresenceStore.class);
   private static final String PRESENCE = "parley:presence:";
+  private static final String ORDER = "parley:presence-order:";
   private static final String NODE = "parley:node:";
   private static final String NODES = "parley:nodes";
   private static final String REAP = "parley:reap:";
@@ -52,7 +59,8 @@ final class RedisPresenceStore implements PresenceStore {
   private final long nodeTimeoutMs;
   private final Function<Request, Future<Response>> redis;
   private final Consumer<Envelope> publish;
-  private final Map<String, Map<String, Entry>> mirror = new ConcurrentHashMap<>();
+  /** This node's members per room, in join order; each room's map is guarded by its slot (compute). */
+  private final ConcurrentHashMap<String, Map<String, Entry>> mirror = new ConcurrentHashMap<>();
   private final AtomicLong seq = new AtomicLong();
   private long timer = -1;
 
@@ -60,6 +68,15 @@ final class RedisPresenceStore implements PresenceStore {
     String json() {
       return Json.MAPPER.createObjectNode().put("n", name).put("t", joinedAt).put("q", seq).toString();
     }
+
+    /** The sorted-set score: join time in ms, then the node's sequence; exact in a double until year 2255. */
+    double score() {
+      return joinedAt * 1000d + seq % 1000;
+    }
+  }
+
+  /** One member with the score that orders it. */
+  private record Ranked(String session, String name, double score) {
   }
 
   RedisPresenceStore(Vertx vertx, String nodeId, long nodeTimeoutMs, Function<Request, Future<Response>> redis,
@@ -85,7 +102,10 @@ final class RedisPresenceStore implements PresenceStore {
     }
     // A graceful stop: hubs already removed their members; drop what is left of this node.
     List<Future<?>> cleanup = new ArrayList<>();
-    mirror.forEach((room, members) -> members.keySet().forEach(s -> cleanup.add(redis.apply(hdel(room, s)))));
+    mirror.forEach((room, members) -> List.copyOf(members.keySet()).forEach(s -> {
+      cleanup.add(redis.apply(hdel(room, s)));
+      cleanup.add(redis.apply(zrem(room, s)));
+    }));
     cleanup.add(redis.apply(Request.cmd(Command.DEL).arg(NODE + nodeId).arg(NODE + nodeId + ":members")));
     cleanup.add(redis.apply(Request.cmd(Command.SREM).arg(NODES).arg(nodeId)));
     return Future.join(cleanup).mapEmpty().recover(err -> Future.succeededFuture()).mapEmpty();
@@ -97,7 +117,7 @@ final class RedisPresenceStore implements PresenceStore {
     // one atomic step per room: a separate computeIfAbsent + put could put into a map that a racing
     // remove (another hub's last leave of this room) has just dropped from the mirror
     mirror.compute(room, (r, members) -> {
-      Map<String, Entry> m = members == null ? new ConcurrentHashMap<>() : members;
+      Map<String, Entry> m = members == null ? new LinkedHashMap<>() : members;
       m.put(member.session(), e);
       return m;
     });
@@ -106,8 +126,9 @@ final class RedisPresenceStore implements PresenceStore {
 
   private Future<Void> write(String room, String session, Entry e) {
     Future<Response> hset = redis.apply(Request.cmd(Command.HSET).arg(PRESENCE + room).arg(session).arg(e.json()));
+    Future<Response> zadd = redis.apply(Request.cmd(Command.ZADD).arg(ORDER + room).arg(Double.toString(e.score())).arg(session));
     Future<Response> index = redis.apply(Request.cmd(Command.SADD).arg(NODE + nodeId + ":members").arg(room + "\n" + session));
-    return Future.join(hset, index).<Void>mapEmpty().recover(err -> Future.succeededFuture());
+    return Future.join(hset, zadd, index).<Void>mapEmpty().recover(err -> Future.succeededFuture());
   }
 
   @Override
@@ -117,45 +138,143 @@ final class RedisPresenceStore implements PresenceStore {
       return members.isEmpty() ? null : members;
     });
     Future<Response> hdel = redis.apply(hdel(room, session));
+    Future<Response> zrem = redis.apply(zrem(room, session));
     Future<Response> index = redis.apply(Request.cmd(Command.SREM).arg(NODE + nodeId + ":members").arg(room + "\n" + session));
-    return Callers.onCaller(Future.join(hdel, index).<Void>mapEmpty().recover(err -> Future.succeededFuture()));
+    return Callers.onCaller(Future.join(hdel, zrem, index).<Void>mapEmpty().recover(err -> Future.succeededFuture()));
   }
 
   private static Request hdel(String room, String session) {
     return Request.cmd(Command.HDEL).arg(PRESENCE + room).arg(session);
   }
 
-  @Override
-  public Future<List<Member>> members(String room) {
-    Future<List<Member>> all = redis.apply(Request.cmd(Command.HGETALL).arg(PRESENCE + room))
-      .map(hash -> merge(room, hash))
-      .recover(err -> Future.succeededFuture(merge(room, null)));
-    return Callers.onCaller(all);
+  private static Request zrem(String room, String session) {
+    return Request.cmd(Command.ZREM).arg(ORDER + room).arg(session);
   }
 
-  /** Redis's view of the room, with this node's members taken from the mirror, in join order. */
-  private List<Member> merge(String room, Response hash) {
-    Map<String, Entry> all = new LinkedHashMap<>();
-    if (hash != null) {
-      for (Map.Entry<String, String> field : RedisBroker.hash(hash).entrySet()) {
-        String session = field.getKey();
-        if (isLocal(session)) {
-          continue;
+  @Override
+  public Future<ChatEvent.Presence> members(String room, int limit) {
+    List<Ranked> local = localFirst(room, limit);
+    Future<Response> range = redis.apply(Request.cmd(Command.ZRANGE).arg(ORDER + room).arg(0).arg(limit > 0 ? limit - 1 : -1)
+      .arg("WITHSCORES"));
+    Future<Response> count = redis.apply(Request.cmd(Command.ZCARD).arg(ORDER + room));
+    Future<ChatEvent.Presence> answer = Future.all(range, count)
+      .compose(v -> named(room, ranked(range.result())))
+      .map(remote -> merge(room, remote, local, limit, count.result().toInteger()))
+      .recover(err -> Future.succeededFuture(merge(room, List.of(), local, limit, localCount(room) - local.size())));
+    return Callers.onCaller(answer);
+  }
+
+  /** This node's first {@code limit} members of the room, read under the room's lock. */
+  private List<Ranked> localFirst(String room, int limit) {
+    List<Ranked> out = new ArrayList<>();
+    mirror.computeIfPresent(room, (r, members) -> {
+      for (Map.Entry<String, Entry> m : members.entrySet()) {
+        if (limit > 0 && out.size() == limit) {
+          break;
         }
-        try {
-          JsonNode v = Json.parseTree(field.getValue());
-          all.put(session, new Entry(v.path("n").asText(), v.path("t").asLong(), v.path("q").asLong()));
-        } catch (RuntimeException e) {
-          LOG.debug("skipping unreadable presence entry {}", session);
-        }
+        out.add(new Ranked(m.getKey(), m.getValue().name(), m.getValue().score()));
+      }
+      return members;
+    });
+    return out;
+  }
+
+  private int localCount(String room) {
+    int[] n = {0};
+    mirror.computeIfPresent(room, (r, members) -> {
+      n[0] = members.size();
+      return members;
+    });
+    return n[0];
+  }
+
+  /** Sessions and scores of a ZRANGE WITHSCORES reply, flat (RESP2) or in pairs (RESP3). */
+  private static List<Ranked> ranked(Response reply) {
+    List<Ranked> out = new ArrayList<>();
+    if (reply == null || reply.size() == 0) {
+      return out;
+    }
+    if (reply.get(0).type() == ResponseType.MULTI) {
+      for (Response pair : reply) {
+        out.add(new Ranked(pair.get(0).toString(), null, pair.get(1).toDouble()));
+      }
+    } else {
+      for (int i = 0; i + 1 < reply.size(); i += 2) {
+        out.add(new Ranked(reply.get(i).toString(), null, reply.get(i + 1).toDouble()));
       }
     }
-    all.putAll(mirror.getOrDefault(room, Map.of()));
-    return all.entrySet().stream()
-      .sorted(Comparator.<Map.Entry<String, Entry>>comparingLong(x -> x.getValue().joinedAt())
-        .thenComparingLong(x -> x.getValue().seq()).thenComparing(Map.Entry::getKey))
-      .map(x -> new Member(x.getKey(), x.getValue().name()))
+    return out;
+  }
+
+  /**
+   * Fills in the names of other nodes' ranked sessions from the presence hash (one HMGET for at most
+   * {@code limit}). This node's own stay unnamed here: {@link #merge} takes them from the mirror.
+   */
+  private Future<List<Ranked>> named(String room, List<Ranked> ranked) {
+    List<Ranked> others = ranked.stream().filter(r -> !isLocal(r.session())).toList();
+    if (others.isEmpty()) {
+      return Future.succeededFuture(ranked);
+    }
+    Request hmget = Request.cmd(Command.HMGET).arg(PRESENCE + room);
+    others.forEach(r -> hmget.arg(r.session()));
+    return redis.apply(hmget).map(values -> {
+      Map<String, String> names = new HashMap<>();
+      for (int i = 0; i < others.size(); i++) {
+        Response v = values == null || i >= values.size() ? null : values.get(i);
+        if (v == null) {
+          continue; // left between the two reads
+        }
+        try {
+          names.put(others.get(i).session(), Json.parseTree(v.toString()).path("n").asText());
+        } catch (RuntimeException e) {
+          LOG.debug("skipping unreadable presence entry {}", others.get(i).session());
+        }
+      }
+      List<Ranked> out = new ArrayList<>(ranked.size());
+      for (Ranked r : ranked) {
+        if (isLocal(r.session())) {
+          out.add(r);
+        } else if (names.containsKey(r.session())) {
+          out.add(new Ranked(r.session(), names.get(r.session()), r.score()));
+        }
+      }
+      return out;
+    });
+  }
+
+  /**
+   * Redis's first members ({@code redisTotal} in all; this node's own unnamed), with this node's own taken
+   * from the mirror (the truth for them, even when Redis lost them or still lists one that left), in join
+   * order, cut to {@code limit}.
+   */
+  private ChatEvent.Presence merge(String room, List<Ranked> remote, List<Ranked> local, int limit, int redisTotal) {
+    Map<String, Ranked> all = new HashMap<>();
+    for (Ranked r : remote) {
+      if (!isLocal(r.session())) {
+        all.put(r.session(), r);
+      }
+    }
+    // local members Redis does not have (it lost them, or was unreachable): they add to its count
+    java.util.Set<String> inRedis = new java.util.HashSet<>();
+    remote.forEach(r -> inRedis.add(r.session()));
+    boolean windowFull = limit > 0 && remote.size() >= limit;
+    double last = remote.isEmpty() ? Double.MAX_VALUE : remote.get(remote.size() - 1).score();
+    int missing = 0;
+    for (Ranked r : local) {
+      all.put(r.session(), r);
+      if (!inRedis.contains(r.session()) && (!windowFull || r.score() < last)) {
+        missing++;
+      }
+    }
+    List<Member> sorted = all.values().stream()
+      .sorted(Comparator.comparingDouble(Ranked::score).thenComparing(Ranked::session))
+      .map(r -> new Member(r.session(), r.name()))
       .toList();
+    int total = Math.max(redisTotal + missing, sorted.size());
+    if (limit > 0 && sorted.size() > limit) {
+      sorted = sorted.subList(0, limit);
+    }
+    return total > sorted.size() ? new ChatEvent.Presence(room, sorted, total) : new ChatEvent.Presence(room, sorted);
   }
 
   private boolean isLocal(String session) {
@@ -223,6 +342,7 @@ final class RedisPresenceStore implements PresenceStore {
             }
           }
           String finalName = name;
+          redis.apply(zrem(room, session));
           return redis.apply(hdel(room, session)).onSuccess(r -> publish.accept(new Envelope(nodeId + ".reaper",
             new ChatEvent.Left(room, session, finalName, System.currentTimeMillis()))));
         }));
