@@ -323,6 +323,34 @@ class EngineIoProtocolTest {
     runs.onComplete(ctx.succeedingThenComplete());
   }
 
+  /**
+   * The official suite's other variant: {@code 2probe} and {@code 5} back to back, then a second WebSocket
+   * for the same sid at once. The second is refused, whether it reaches the session before or after the
+   * first's frames, and the first goes on: {@code 3probe}, then the echo of what it sends next.
+   */
+  @Test
+  void aSecondWebSocketRightAfterTheUpgradeFramesIsRefused(Vertx vertx, VertxTestContext ctx) {
+    Future<Void> runs = Future.succeededFuture();
+    for (int i = 0; i < 10; i++) {
+      runs = runs.compose(v -> openPolling().compose(sid -> Ws.open(vertx, port, BASE + "websocket&sid=" + sid).compose(ws -> {
+        ws.send("2probe");
+        ws.send("5");
+        return Ws.open(vertx, port, BASE + "websocket&sid=" + sid).compose(second -> second.closed()).compose(closed -> {
+          ws.send("4hello");
+          return ws.nextText();
+        }).compose(probe -> {
+          assertEquals("3probe", probe);
+          return ws.nextText();
+        }).map(echo -> {
+          assertEquals("4hello", echo, "the first WebSocket carries the session");
+          ws.socket.close();
+          return null;
+        });
+      })));
+    }
+    runs.onComplete(ctx.succeedingThenComplete());
+  }
+
   @Test
   void oversizedPollingPayloadIsRefused(VertxTestContext ctx) {
     openPolling().compose(sid -> Wire.post(http, port, poll(sid), "4" + "x".repeat(1_000_001)))

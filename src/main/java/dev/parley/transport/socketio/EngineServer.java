@@ -106,7 +106,14 @@ public final class EngineServer implements Handler<RoutingContext> {
           error(ctx, 400, 1, "Session ID unknown");
           return;
         }
-        req.toWebSocket().onSuccess(ws -> session.onInput(() -> session.attachProbe(ws)));
+        session.upgradeRequested();
+        req.toWebSocket().onComplete(ar -> {
+          if (ar.failed()) {
+            session.upgradeSettled();
+            return;
+          }
+          session.attachUpgrade(ar.result());
+        });
       }
       return;
     }

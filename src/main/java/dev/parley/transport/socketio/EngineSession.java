@@ -41,7 +41,9 @@ public final class EngineSession {
   private long outboxBytes;
   private RoutingContext pendingGet;
   private ServerWebSocket ws;
-  private ServerWebSocket probe;
+  private volatile ServerWebSocket probe;
+  /** Upgrade requests of this session whose WebSocket is not attached yet (set from any thread). */
+  private final java.util.concurrent.atomic.AtomicInteger upgrading = new java.util.concurrent.atomic.AtomicInteger();
   private boolean probed;
   private boolean closed;
   private boolean closing;
@@ -93,13 +95,28 @@ public final class EngineSession {
    * real client never polls during an upgrade (it pauses polling), so the wait costs nothing in practice.
    */
   void onInput(Runnable action) {
-    if (Thread.currentThread() == ownerThread && probe == null) {
+    boolean settling = probe != null || upgrading.get() > 0;
+    if (Thread.currentThread() == ownerThread && !settling) {
       action.run();
-    } else if (probe != null) {
+    } else if (settling) {
       vertx.setTimer(UPGRADE_SETTLE_MS, t -> onLoop(action));
     } else {
       context.runOnContext(v -> action.run());
     }
+  }
+
+  /**
+   * An upgrade request for this session arrived (on any thread): until its WebSocket is attached, the
+   * session's HTTP requests wait as they do behind an attached probe, since the client may already have
+   * sent {@code 2probe} and {@code 5} on it.
+   */
+  void upgradeRequested() {
+    upgrading.incrementAndGet();
+  }
+
+  /** The upgrade request's WebSocket is attached, or the handshake failed. */
+  void upgradeSettled() {
+    upgrading.decrementAndGet();
   }
 
   /** How long a request of a session that is upgrading waits behind the probe WebSocket's frames. */
@@ -210,10 +227,24 @@ public final class EngineSession {
 
   // ---------------------------------------------------------------- polling
 
+  /**
+   * Refuses a polling request of a session that is closed or upgraded. After an upgrade the refusal comes
+   * {@link #UPGRADE_SETTLE_MS} late: a client that polls right after sending {@code 5} must have seen its
+   * WebSocket's {@code 3probe} first, and answers written on two connections less than a millisecond apart
+   * may be read by the client in either order. A real client never polls once upgraded.
+   */
+  private void refuseAfterUpgrade(RoutingContext ctx) {
+    if (closed || ws == null) {
+      server.error(ctx, 400, 3, "Bad request");
+    } else {
+      vertx.setTimer(UPGRADE_SETTLE_MS, t -> onLoop(() -> server.error(ctx, 400, 3, "Bad request")));
+    }
+  }
+
   void onGet(RoutingContext ctx) {
     requested = true;
     if (closed || ws != null && probe == null) {
-      server.error(ctx, 400, 3, "Bad request");
+      refuseAfterUpgrade(ctx);
       return;
     }
     if (pendingGet != null) {
@@ -248,7 +279,7 @@ public final class EngineSession {
   void onPost(RoutingContext ctx, String body) {
     requested = true;
     if (closed || ws != null && probe == null) {
-      server.error(ctx, 400, 3, "Bad request");
+      refuseAfterUpgrade(ctx);
       return;
     }
     if (body.length() > server.maxPayload()) {
@@ -304,6 +335,29 @@ public final class EngineSession {
   void attachWebSocket(ServerWebSocket socket) {
     ws = socket;
     bindFrames(socket);
+  }
+
+  /**
+   * The WebSocket of an upgrade request (called on its own loop, once the 101 is sent). Its frames are held
+   * until the session's loop has bound its handlers. When another WebSocket of the session is already
+   * probing or has taken over, this one waits {@link #UPGRADE_SETTLE_MS} like a poll would: the other's
+   * {@code 2probe} and {@code 5}, sent before this connection was opened, may still be on their way to the
+   * session's loop, and its refusal must not reach the client before the other's {@code 3probe}.
+   */
+  void attachUpgrade(ServerWebSocket socket) {
+    socket.pause();
+    onLoop(() -> {
+      Runnable attach = () -> {
+        upgradeSettled();
+        attachProbe(socket);
+        socket.resume();
+      };
+      if (probe != null || ws != null) {
+        vertx.setTimer(UPGRADE_SETTLE_MS, t -> onLoop(attach));
+      } else {
+        attach.run();
+      }
+    });
   }
 
   /** A WebSocket that wants to take over from polling: it must send {@code 2probe} then {@code 5}. */
