@@ -2,6 +2,8 @@ package dev.parley;
 
 import dev.parley.broker.EventBusBroker;
 import dev.parley.broker.LocalPresenceStore;
+import dev.parley.broker.MemoryHistoryStore;
+import dev.parley.core.HistoryStore;
 import dev.parley.broker.hazelcast.HazelcastBroker;
 import dev.parley.broker.redis.RedisBroker;
 import dev.parley.config.ParleyConfig;
@@ -77,7 +79,7 @@ public final class ParleyNode {
       case "local" -> vertx.isClustered()
         ? Future.failedFuture(new IllegalStateException("Vert.x is clustered (-cluster) but broker.type is \"local\": "
           + "set broker.type to \"hazelcast\" (see conf/config-cluster.json)"))
-        : Future.succeededFuture(EventBusBroker.create(vertx, new LocalPresenceStore()));
+        : Future.succeededFuture(EventBusBroker.create(vertx, new LocalPresenceStore(), localHistory(vertx, config)));
       case "hazelcast" -> HazelcastBroker.create(vertx, id);
       case "redis" -> RedisBroker.create(vertx, id, config.broker().redisUri(), config.broker().nodeTimeoutMs());
       default -> Future.failedFuture(new IllegalStateException("unreachable: broker.type validated at start-up"));
@@ -92,6 +94,17 @@ public final class ParleyNode {
         return node;
       });
     });
+  }
+
+  /** The single node's history: in memory, swept of expired messages once a minute. */
+  private static HistoryStore localHistory(Vertx vertx, ParleyConfig config) {
+    ParleyConfig.HistoryConfig h = config.history();
+    if (!h.enabled()) {
+      return HistoryStore.OFF;
+    }
+    MemoryHistoryStore store = new MemoryHistoryStore(h.size(), h.ttlMs(), h.memoryBytes(), System::currentTimeMillis);
+    vertx.setPeriodic(60_000, t -> store.sweep());
+    return store;
   }
 
   /** Releases one instance's hold; the last release closes the broker. */

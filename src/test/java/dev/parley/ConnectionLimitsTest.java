@@ -126,7 +126,8 @@ class ConnectionLimitsTest {
             fast.socket().textMessageHandler(frame -> {
               if (frame.startsWith("{\"type\":\"message\"")) {
                 count[0]++;
-                String id = frame.substring(frame.lastIndexOf("-") + 1, frame.lastIndexOf('"'));
+                String mid = new JsonObject(frame).getString("id");
+                String id = mid.substring(mid.lastIndexOf('-') + 1);
                 if (Long.parseLong(id, 36) != count[0] || frame.length() < text.length()) {
                   received.tryFail("message " + count[0] + " arrived out of order or altered: id " + id);
                 } else if (count[0] == messages) {

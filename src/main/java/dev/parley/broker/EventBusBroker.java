@@ -2,6 +2,7 @@ package dev.parley.broker;
 
 import dev.parley.core.Broker;
 import dev.parley.core.Envelope;
+import dev.parley.core.HistoryStore;
 import dev.parley.core.PresenceStore;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
@@ -24,17 +25,23 @@ public final class EventBusBroker implements Broker {
 
   private final EventBus eventBus;
   private final PresenceStore presence;
+  private final HistoryStore history;
   private final DeliveryOptions delivery = new DeliveryOptions().setCodecName(EnvelopeCodec.NAME);
 
-  private EventBusBroker(Vertx vertx, PresenceStore presence) {
+  private EventBusBroker(Vertx vertx, PresenceStore presence, HistoryStore history) {
     this.eventBus = vertx.eventBus();
     this.presence = presence;
+    this.history = history;
   }
 
   /** A broker for one JVM; registers the envelope codec on the Vert.x instance if it is not there yet. */
   public static Broker create(Vertx vertx, PresenceStore presence) {
+    return create(vertx, presence, HistoryStore.OFF);
+  }
+
+  public static Broker create(Vertx vertx, PresenceStore presence, HistoryStore history) {
     registerCodec(vertx);
-    return new EventBusBroker(vertx, presence);
+    return new EventBusBroker(vertx, presence, history);
   }
 
   static void registerCodec(Vertx vertx) {
@@ -59,6 +66,11 @@ public final class EventBusBroker implements Broker {
   @Override
   public PresenceStore presence() {
     return presence;
+  }
+
+  @Override
+  public HistoryStore history() {
+    return history;
   }
 
   @Override

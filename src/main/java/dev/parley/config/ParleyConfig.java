@@ -27,7 +27,8 @@ public record ParleyConfig(
   BrokerConfig broker,
   EmitterConfig emitter,
   ApiConfig api,
-  SocketIoConfig socketio) {
+  SocketIoConfig socketio,
+  HistoryConfig history) {
 
   /** {@code node.*}: identity of this process in a cluster. */
   public record NodeConfig(String id) {
@@ -82,6 +83,20 @@ public record ParleyConfig(
     public static final long DEFAULT_MAX_UNFINISHED_MS = 10_000;
     /** 0 means: a quarter of the JVM's maximum heap. */
     public static final long DEFAULT_INBOUND_MEMORY_BYTES = 0;
+  }
+
+  /**
+   * {@code history.*}: each room's recent messages, kept so that joiners see the conversation and clients
+   * recover what they missed. {@code size} 0 turns history off.
+   */
+  public record HistoryConfig(int size, long ttlMs, long memoryBytes) {
+    public static final int DEFAULT_SIZE = 500;
+    public static final long DEFAULT_TTL_MS = 24 * 3_600_000L;
+    public static final long DEFAULT_MEMORY_BYTES = 64L << 20;
+
+    public boolean enabled() {
+      return size > 0;
+    }
   }
 
   /** {@code sockjs.*}: the native protocol over SockJS at {@code /sockjs}. */
@@ -278,8 +293,16 @@ public record ParleyConfig(
     }
     io.done();
 
+    Section hi = root.section("history");
+    HistoryConfig history = new HistoryConfig(
+      hi.intValue("size", HistoryConfig.DEFAULT_SIZE, 0, 100_000),
+      hi.longValue("ttlMs", HistoryConfig.DEFAULT_TTL_MS, 1_000, 30L * 24 * 3_600_000),
+      hi.longValue("memoryBytes", HistoryConfig.DEFAULT_MEMORY_BYTES, 1L << 20, 1L << 40));
+    hi.done();
+
     root.done();
-    return new ParleyConfig(node, http, heartbeat, limits, sockjs, bridge, broker, emitter, api, socketio);
+
+    return new ParleyConfig(node, http, heartbeat, limits, sockjs, bridge, broker, emitter, api, socketio, history);
   }
 
   private static void checkRedisUri(Section section, String key, String uri) {

@@ -34,6 +34,11 @@ public interface Broker {
   /** The cluster-wide presence store that goes with this broker. */
   PresenceStore presence();
 
+  /** The message history that goes with this broker ({@link HistoryStore#OFF} when it keeps none). */
+  default HistoryStore history() {
+    return HistoryStore.OFF;
+  }
+
   /** Whether the broker reaches the other nodes now ({@code /health} reports it). */
   default State state() {
     return State.UP;

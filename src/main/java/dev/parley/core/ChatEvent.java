@@ -33,9 +33,25 @@ public sealed interface ChatEvent {
   @JsonProperty("type")
   String type();
 
-  /** A session joined the room; sent to every member, the joiner included. */
-  @JsonPropertyOrder({"type", "room", "session", "name", "ts"})
-  record Joined(String room, String session, String name, long ts) implements ChatEvent {
+  /**
+   * A session joined the room; sent to every member, the joiner included. The joiner's own copy, with
+   * history on, also says where the room's stream stood once what it missed was replayed ({@code epoch},
+   * {@code offset}) and, when it asked to recover ({@code since}), whether that worked ({@code recovered})
+   * and if not why ({@code reason}: {@code epoch_changed}, {@code too_old}, {@code history_off}).
+   */
+  @JsonPropertyOrder({"type", "room", "session", "name", "ts", "recovered", "reason", "epoch", "offset"})
+  record Joined(String room, String session, String name, long ts, Boolean recovered, String reason, String epoch,
+                Long offset) implements ChatEvent {
+    public Joined(String room, String session, String name, long ts) {
+      this(room, session, name, ts, null, null, null, null);
+    }
+
+    /** The joiner's own copy: where the stream stands, and how recovery went when it was asked for. */
+    public Joined forJoiner(StreamPosition top, Boolean recovered, String reason) {
+      return new Joined(room, session, name, ts, recovered, reason, top == null ? null : top.epoch(),
+        top == null ? null : top.offset());
+    }
+
     @Override
     public String type() {
       return "joined";
@@ -51,9 +67,22 @@ public sealed interface ChatEvent {
     }
   }
 
-  /** A published message; sent to every member, the sender included. */
-  @JsonPropertyOrder({"type", "room", "session", "name", "text", "ts", "id"})
-  record Message(String room, String session, String name, String text, long ts, String id) implements ChatEvent {
+  /**
+   * A published message; sent to every member, the sender included. With history on, {@code offset} and
+   * {@code epoch} give its place in the room's stream (see {@link StreamPosition}); otherwise they are absent.
+   */
+  @JsonPropertyOrder({"type", "room", "session", "name", "text", "ts", "id", "offset", "epoch"})
+  record Message(String room, String session, String name, String text, long ts, String id, Long offset, String epoch)
+    implements ChatEvent {
+    public Message(String room, String session, String name, String text, long ts, String id) {
+      this(room, session, name, text, ts, id, null, null);
+    }
+
+    /** The same message at a place in its room's stream. */
+    public Message at(StreamPosition position) {
+      return new Message(room, session, name, text, ts, id, position.offset(), position.epoch());
+    }
+
     @Override
     public String type() {
       return "message";

@@ -7,18 +7,30 @@ package dev.parley.core;
  */
 public sealed interface Command {
 
-  /** Join {@code room} under {@code name}; answered with {@link Outcome.Joined}. */
-  record Join(String room, String name) implements Command {
+  /**
+   * Join {@code room} under {@code name}; answered with {@link Outcome.Joined}. {@code since} (may be null)
+   * asks for every message after that position first; {@code history} for the room's last that many
+   * (instead, or when {@code since} cannot be recovered).
+   */
+  record Join(String room, String name, StreamPosition since, int history) implements Command {
+    public Join(String room, String name) {
+      this(room, name, null, 0);
+    }
   }
 
   /**
    * Publish {@code text} to {@code room}; answered with {@link Outcome.Published}. With {@code joinAs}
    * set, the session first joins the room under that name if it is not a member (the vocabulary of
-   * clients that send {@code chat message(user, text)} without joining first).
+   * clients that send {@code chat message(user, text)} without joining first). With {@code cid} (a client
+   * message id) set, a retry of the same id in the room is answered with the original message.
    */
-  record Publish(String room, String text, String joinAs) implements Command {
+  record Publish(String room, String text, String joinAs, String cid) implements Command {
     public Publish(String room, String text) {
-      this(room, text, null);
+      this(room, text, null, null);
+    }
+
+    public Publish(String room, String text, String joinAs) {
+      this(room, text, joinAs, null);
     }
   }
 

@@ -30,7 +30,9 @@ public final class Hub {
   private final String id;
   private final Broker broker;
   private final PresenceStore presence;
+  private final HistoryStore history;
   private final LimitsConfig limits;
+  private final io.vertx.core.Vertx vertx;
   private final LongSupplier clock;
   private final Map<String, Room> rooms = new HashMap<>();
   private final Map<String, Session> sessions = new HashMap<>();
@@ -48,7 +50,10 @@ public final class Hub {
     this.id = id;
     this.broker = broker;
     this.presence = broker.presence();
+    this.history = broker.history();
     this.limits = limits;
+    io.vertx.core.Context context = io.vertx.core.Vertx.currentContext();
+    this.vertx = context == null ? null : context.owner();
     this.clock = clock;
     this.owner = Thread.currentThread();
   }
@@ -91,6 +96,15 @@ public final class Hub {
    * it answers the presence and announces nothing.
    */
   public Future<ChatEvent.Presence> join(Session session, String room, String rawName) {
+    return join(session, room, rawName, null);
+  }
+
+  /**
+   * Joins a room, first catching up on what the client asks for ({@code recovery}, may be null): the
+   * messages after its last position, or the room's last messages. They are written to the joiner after
+   * its own {@code joined} and before any live message, with none missing or doubled in between.
+   */
+  public Future<ChatEvent.Presence> join(Session session, String room, String rawName, Recovery recovery) {
     Rules.checkRoom(room);
     Rules.checkName(rawName);
     String name = Rules.normalizeName(rawName);
@@ -116,29 +130,119 @@ public final class Hub {
           LOG.warn("join failed: room={} session={} hub={}", room, session.id(), id, ar.cause());
           return Future.failedFuture(new ChatException(ErrorCode.UNAVAILABLE, "could not join, try again"));
         }
-        if (session.isClosed()) {
-          // The connection ended while we waited; undo the presence entry nobody will remove.
-          presence.remove(room, session.id());
-          dropIfEmpty(r);
-          return Future.failedFuture(new ChatException(ErrorCode.BAD_REQUEST, "connection is closed"));
-        }
-        r.members.put(session.id(), session);
-        if (r.watchers.remove(session.id()) != null) {
-          session.watching().remove(room);
-        }
-        session.mutableRooms().put(room, name);
-        ChatEvent.Joined joined = new ChatEvent.Joined(room, session.id(), name, clock.getAsLong());
-        if (announces(r)) {
-          emit(r, joined);
-        } else {
-          session.connection().deliver(new Envelope(id, joined)); // the joiner still learns it joined
-        }
-        return presence.members(room, limits.maxPresenceMembers());
+        r.pendingJoins++;
+        return catchUp(r, recovery).transform(caught -> {
+          r.pendingJoins--;
+          if (session.isClosed() || caught.failed()) {
+            // The connection ended while we waited; undo the presence entry nobody will remove.
+            presence.remove(room, session.id());
+            dropIfEmpty(r);
+            if (caught.failed()) {
+              LOG.warn("join failed reading history: room={} session={}", room, session.id(), caught.cause());
+              return Future.failedFuture(new ChatException(ErrorCode.UNAVAILABLE, "could not join, try again"));
+            }
+            return Future.failedFuture(new ChatException(ErrorCode.BAD_REQUEST, "connection is closed"));
+          }
+          become(session, r, name, caught.result());
+          return presence.members(room, limits.maxPresenceMembers());
+        });
       });
+  }
+
+  /** What a joiner asks to catch up on: the messages after {@code since}, else (or also) the last {@code last}. */
+  public record Recovery(StreamPosition since, int last) {
+  }
+
+  /** What a joiner is given before it goes live: messages up to {@code top}, and how recovery went. */
+  private record CatchUp(List<ChatEvent.Message> replay, StreamPosition top, Boolean recovered, String reason) {
+  }
+
+  /**
+   * Reads what the joiner asked for, then extends it until it reaches what this hub has already delivered
+   * to the room (messages may arrive while the store is read), so replay and live meet without a gap.
+   */
+  private Future<CatchUp> catchUp(Room r, Recovery recovery) {
+    if (!history.enabled()) {
+      boolean asked = recovery != null && recovery.since() != null;
+      return Future.succeededFuture(new CatchUp(List.of(), null, asked ? false : null, asked ? HistoryStore.Replay.HISTORY_OFF : null));
+    }
+    if (recovery == null || recovery.since() == null && recovery.last() <= 0) {
+      return Future.succeededFuture(new CatchUp(List.of(), new StreamPosition(r.epoch, r.delivered), null, null));
+    }
+    if (recovery.since() != null) {
+      return history.since(r.name, recovery.since()).compose(replay -> {
+        if (replay.recovered()) {
+          return extend(r, new CatchUp(replay.messages(), replay.top(), true, null));
+        }
+        Future<HistoryStore.Replay> fallback = recovery.last() > 0
+          ? history.before(r.name, 0, recovery.last())
+          : Future.succeededFuture(HistoryStore.Replay.of(List.of(), replay.top()));
+        return fallback.compose(last -> extend(r, new CatchUp(last.messages(), last.top(), false, replay.failure())));
+      });
+    }
+    return history.before(r.name, 0, recovery.last())
+      .compose(last -> extend(r, new CatchUp(last.messages(), last.top(), null, null)));
+  }
+
+  private Future<CatchUp> extend(Room r, CatchUp c) {
+    if (c.top() == null || !c.top().epoch().equals(r.epoch) || c.top().offset() >= r.delivered) {
+      return Future.succeededFuture(c);
+    }
+    return history.since(r.name, c.top()).compose(more -> {
+      if (!more.recovered()) {
+        return Future.succeededFuture(c);
+      }
+      List<ChatEvent.Message> all = new ArrayList<>(c.replay());
+      all.addAll(more.messages());
+      return extend(r, new CatchUp(all, more.top(), c.recovered(), c.reason()));
+    });
+  }
+
+  /**
+   * Makes the session a member, on the loop and in one step: others get {@code joined}, the joiner its own
+   * copy, then the replay, then live messages (none of which it already got from the replay).
+   */
+  private void become(Session session, Room r, String name, CatchUp caught) {
+    String room = r.name;
+    if (r.watchers.remove(session.id()) != null) {
+      session.watching().remove(room);
+    }
+    session.mutableRooms().put(room, name);
+    ChatEvent.Joined joined = new ChatEvent.Joined(room, session.id(), name, clock.getAsLong());
+    if (announces(r, 1)) {
+      emit(r, joined); // to the others: the joiner is not a member yet
+    }
+    StreamPosition top = caught.top();
+    long replayedTo = -1;
+    if (top != null && history.enabled()) {
+      replayedTo = top.epoch().equals(r.epoch) ? top.offset() : -1;
+      top = r.delivered >= 0 && (replayedTo < 0 || r.delivered > replayedTo)
+        ? new StreamPosition(r.epoch, r.delivered) : top;
+    }
+    session.connection().deliver(new Envelope(id, joined.forJoiner(top, caught.recovered(), caught.reason())));
+    for (ChatEvent.Message m : caught.replay()) {
+      session.connection().deliver(new Envelope(id, m));
+    }
+    if (replayedTo > r.delivered && r.delivered >= 0) {
+      // the replay went past what this hub has delivered: skip those when they come live
+      if (r.floors == null) {
+        r.floors = new HashMap<>();
+      }
+      r.floors.put(session.id(), replayedTo);
+    }
+    r.members.put(session.id(), session);
   }
 
   /** Publishes a text to a joined room; completes with the message as members receive it. */
   public Future<ChatEvent.Message> publish(Session session, String room, String text) {
+    return publish(session, room, text, null);
+  }
+
+  /**
+   * Publishes a text to a joined room. With a client message id ({@code cid}) that the room's history
+   * already holds, nothing is posted again: the original message is the answer.
+   */
+  public Future<ChatEvent.Message> publish(Session session, String room, String text, String cid) {
     if (text == null) {
       throw new ChatException(ErrorCode.BAD_REQUEST, "text is required");
     }
@@ -153,8 +257,25 @@ public final class Hub {
     }
     ChatEvent.Message m = new ChatEvent.Message(room, session.id(), name, text, clock.getAsLong(),
       id + "-" + Long.toString(++messageSeq, 36));
-    emit(r, m);
-    return Future.succeededFuture(m);
+    return post(r, m, cid);
+  }
+
+  /** Appends to the room's history (which positions the message), then fans it out. */
+  private Future<ChatEvent.Message> post(Room r, ChatEvent.Message m, String cid) {
+    if (!history.enabled()) {
+      emit(r, m);
+      return Future.succeededFuture(m);
+    }
+    return history.append(m, cid).transform(ar -> {
+      if (ar.failed()) {
+        LOG.warn("history append failed: room={}", m.room(), ar.cause());
+        return Future.failedFuture(new ChatException(ErrorCode.UNAVAILABLE, "could not post, try again"));
+      }
+      if (!ar.result().duplicate()) {
+        emit(r == null || r.dropped ? rooms.get(m.room()) : r, ar.result().message());
+      }
+      return Future.succeededFuture(ar.result().message());
+    });
   }
 
   /** The session id outside producers publish under (HTTP publish API). */
@@ -164,7 +285,7 @@ public final class Hub {
    * Publishes a message on behalf of a producer that is not a connection (the HTTP publish API): members
    * on every node get a normal {@code message} whose session is {@value #API_SESSION}.
    */
-  public ChatEvent.Message publishAs(String room, String rawName, String text) {
+  public Future<ChatEvent.Message> publishAs(String room, String rawName, String text) {
     Rules.checkRoom(room);
     Rules.checkName(rawName);
     String name = Rules.normalizeName(rawName);
@@ -176,8 +297,7 @@ public final class Hub {
     }
     ChatEvent.Message m = new ChatEvent.Message(room, API_SESSION, name, text, clock.getAsLong(),
       id + "-" + Long.toString(++messageSeq, 36));
-    emit(rooms.get(room), m);
-    return m;
+    return post(rooms.get(room), m, null);
   }
 
   /** Leaves a joined room; the remaining members get {@code left}. */
@@ -316,6 +436,9 @@ public final class Hub {
     Room r = rooms.get(room);
     if (r != null) {
       r.members.remove(session.id());
+      if (r.floors != null) {
+        r.floors.remove(session.id());
+      }
       if (announces(r)) {
         emit(r, new ChatEvent.Left(room, session.id(), name, clock.getAsLong()));
       }
@@ -330,19 +453,33 @@ public final class Hub {
    * of a huge room costs members squared frames).
    */
   private boolean announces(Room r) {
+    return announces(r, 0);
+  }
+
+  /** {@link #announces(Room)} once {@code joining} more members are in. */
+  private boolean announces(Room r, int joining) {
     int max = limits.maxAnnouncedRoomSize();
-    return max == 0 || r.members.size() <= max;
+    return max == 0 || r.members.size() + joining <= max;
   }
 
   private Room openRoom(String room) {
     Room r = new Room(room);
     r.subscribed = broker.subscribe(room, this::onBrokerEvent)
-      .map(sub -> {
+      .compose(sub -> {
         r.subscription = sub;
         if (r.dropped) {
           sub.unsubscribe();
         }
-        return null;
+        if (!history.enabled()) {
+          return Future.succeededFuture();
+        }
+        // messages are delivered in offset order from the stream's current top on
+        return history.top(room).map(top -> {
+          r.epoch = top.epoch();
+          r.delivered = top.offset();
+          drain(r);
+          return null;
+        });
       });
     return r;
   }
@@ -351,6 +488,10 @@ public final class Hub {
     if (r.members.isEmpty() && r.watchers.isEmpty() && r.pendingJoins == 0 && !r.dropped) {
       r.dropped = true;
       rooms.remove(r.name, r);
+      if (r.gapTimer >= 0 && vertx != null) {
+        vertx.cancelTimer(r.gapTimer);
+        r.gapTimer = -1;
+      }
       if (r.subscription != null) {
         r.subscription.unsubscribe();
       }
@@ -360,9 +501,104 @@ public final class Hub {
   private void emit(Room r, ChatEvent event) {
     Envelope envelope = new Envelope(id, event);
     if (r != null) {
-      fanOut(r, envelope);
+      route(r, envelope);
     }
     broker.publish(envelope);
+  }
+
+  /** Fans an event out: a positioned message in offset order (see {@link #sequence}), anything else at once. */
+  private void route(Room r, Envelope envelope) {
+    if (envelope.event() instanceof ChatEvent.Message m && m.offset() != null) {
+      sequence(r, envelope, m);
+    } else {
+      fanOut(r, envelope, -1);
+    }
+  }
+
+  /** How long a hub waits for a missing offset before reading it from the store. */
+  static final long GAP_WAIT_MS = 1_000;
+  /** Messages held behind a missing offset beyond which the hub reads the store at once. */
+  static final int MAX_PENDING = 10_000;
+
+  /**
+   * Positioned messages reach members in offset order, so a client's last offset is never newer than a
+   * message it has not received: appends on different hubs and nodes may reach this hub out of order, and
+   * one that comes early waits for the ones before it (a missing one is read from the store after
+   * {@link #GAP_WAIT_MS}).
+   */
+  private void sequence(Room r, Envelope envelope, ChatEvent.Message m) {
+    if (r.delivered >= 0 && !m.epoch().equals(r.epoch)) {
+      // the room's stream started afresh (its history was lost): follow the new one from here
+      r.epoch = m.epoch();
+      r.delivered = m.offset() - 1;
+      if (r.pending != null) {
+        r.pending.clear();
+      }
+    }
+    if (r.delivered >= 0 && m.offset() <= r.delivered) {
+      return; // delivered already (a replayed or doubled copy)
+    }
+    if (r.pending == null) {
+      r.pending = new java.util.TreeMap<>();
+    }
+    r.pending.putIfAbsent(m.offset(), envelope);
+    drain(r);
+  }
+
+  private void drain(Room r) {
+    if (r.delivered < 0 || r.pending == null) {
+      return;
+    }
+    while (!r.pending.isEmpty()) {
+      long first = r.pending.firstKey();
+      if (first <= r.delivered) {
+        r.pending.pollFirstEntry();
+      } else if (first == r.delivered + 1) {
+        Envelope next = r.pending.pollFirstEntry().getValue();
+        r.delivered = first;
+        fanOut(r, next, first);
+      } else {
+        break;
+      }
+    }
+    if (r.pending.isEmpty()) {
+      if (r.gapTimer >= 0 && vertx != null) {
+        vertx.cancelTimer(r.gapTimer);
+      }
+      r.gapTimer = -1;
+    } else if (r.pending.size() > MAX_PENDING) {
+      fillGap(r);
+    } else if (r.gapTimer < 0 && vertx != null) {
+      r.gapTimer = vertx.setTimer(GAP_WAIT_MS, t -> {
+        r.gapTimer = -1;
+        fillGap(r);
+      });
+    }
+  }
+
+  /** Reads a missing stretch from the store; what the store no longer has is skipped. */
+  private void fillGap(Room r) {
+    if (r.dropped || r.pending == null || r.pending.isEmpty()) {
+      return;
+    }
+    history.since(r.name, new StreamPosition(r.epoch, r.delivered)).onComplete(ar -> {
+      if (r.pending == null || r.pending.isEmpty()) {
+        return;
+      }
+      if (ar.succeeded() && ar.result().recovered()) {
+        for (ChatEvent.Message m : ar.result().messages()) {
+          if (m.offset() > r.delivered && m.epoch().equals(r.epoch)) {
+            r.pending.putIfAbsent(m.offset(), new Envelope(id, m));
+          }
+        }
+      }
+      if (!r.pending.isEmpty() && r.pending.firstKey() > r.delivered + 1) {
+        LOG.warn("room {}: offsets {} to {} never arrived; going on without them", r.name, r.delivered + 1,
+          r.pending.firstKey() - 1);
+        r.delivered = r.pending.firstKey() - 1;
+      }
+      drain(r);
+    });
   }
 
   private void onBrokerEvent(Envelope envelope) {
@@ -371,18 +607,32 @@ public final class Hub {
     }
     Room r = rooms.get(envelope.room());
     if (r != null) {
-      fanOut(r, envelope);
+      route(r, envelope);
     }
   }
 
-  private void fanOut(Room r, Envelope envelope) {
+  private void fanOut(Room r, Envelope envelope, long offset) {
     // Connections never close themselves synchronously inside deliver() (the Connection rule); should one
     // do it anyway, disconnect() defers its removal until this loop is done. One connection failing must
     // not cost the others their event.
     fanOutDepth++;
     try {
-      for (Session member : r.members.values()) {
-        deliver(member, envelope, r);
+      if (r.floors == null || offset < 0) {
+        for (Session member : r.members.values()) {
+          deliver(member, envelope, r);
+        }
+      } else {
+        // some members replayed past this hub's last delivery: they skip what they already have
+        for (Session member : r.members.values()) {
+          Long floor = r.floors.get(member.id());
+          if (floor == null || offset > floor) {
+            deliver(member, envelope, r);
+          }
+        }
+        r.floors.values().removeIf(floor -> floor <= offset);
+        if (r.floors.isEmpty()) {
+          r.floors = null;
+        }
       }
       if (!r.watchers.isEmpty()) {
         for (Session watcher : r.watchers.values()) {
@@ -439,6 +689,14 @@ public final class Hub {
     Broker.Subscription subscription;
     int pendingJoins;
     boolean dropped;
+    /** Offset of the last message fanned out; -1 until the stream's top is known (history on). */
+    long delivered = -1;
+    String epoch;
+    /** Positioned messages that came ahead of an earlier offset. */
+    java.util.TreeMap<Long, Envelope> pending;
+    long gapTimer = -1;
+    /** Members whose replay went past {@link #delivered}: session to the offset they have up to. */
+    Map<String, Long> floors;
 
     Room(String name) {
       this.name = name;

@@ -110,11 +110,12 @@ public final class Session {
     } else if (command instanceof Command.Ping) {
       return Future.succeededFuture(new Outcome.Pong());
     } else if (command instanceof Command.Join join) {
-      return submit(() -> hub.join(this, join.room(), join.name())).map(Outcome.Joined::new);
+      Hub.Recovery recovery = join.since() == null && join.history() <= 0 ? null : new Hub.Recovery(join.since(), join.history());
+      return submit(() -> hub.join(this, join.room(), join.name(), recovery)).map(Outcome.Joined::new);
     } else if (command instanceof Command.Publish publish) {
       return submit(() -> publish.joinAs() == null || rooms.containsKey(publish.room())
-        ? hub.publish(this, publish.room(), publish.text())
-        : hub.join(this, publish.room(), publish.joinAs()).compose(p -> hub.publish(this, publish.room(), publish.text())))
+        ? hub.publish(this, publish.room(), publish.text(), publish.cid())
+        : hub.join(this, publish.room(), publish.joinAs()).compose(p -> hub.publish(this, publish.room(), publish.text(), publish.cid())))
         .map(Outcome.Published::new);
     } else if (command instanceof Command.Leave leave) {
       return submit(() -> hub.leave(this, leave.room())).map(v -> new Outcome.Left(leave.room()));

@@ -73,12 +73,28 @@ public final class PublishApi {
       if (!body.isObject() || !body.path("name").isTextual() || !body.path("text").isTextual()) {
         throw new ChatException(ErrorCode.BAD_REQUEST, "body must be {\"name\": string, \"text\": string}");
       }
-      ChatEvent.Message m = hub.publishAs(ctx.pathParam("room"), body.get("name").textValue(), body.get("text").textValue());
-      answer(ctx, 202, new JsonObject().put("id", m.id()));
+      hub.publishAs(ctx.pathParam("room"), body.get("name").textValue(), body.get("text").textValue())
+        .onSuccess(m -> {
+          JsonObject answer = new JsonObject().put("id", m.id());
+          if (m.offset() != null) {
+            answer.put("offset", m.offset()).put("epoch", m.epoch());
+          }
+          answer(ctx, 202, answer);
+        })
+        .onFailure(err -> refuse(ctx, err instanceof ChatException e ? e
+          : new ChatException(ErrorCode.UNAVAILABLE, "could not post, try again")));
     } catch (ChatException e) {
-      int status = e.code() == ErrorCode.TOO_LARGE ? 413 : 400;
-      answer(ctx, status, new JsonObject().put("error", e.code().wire()).put("message", e.getMessage()));
+      refuse(ctx, e);
     }
+  }
+
+  private static void refuse(RoutingContext ctx, ChatException e) {
+    int status = switch (e.code()) {
+      case TOO_LARGE -> 413;
+      case UNAVAILABLE -> 503;
+      default -> 400;
+    };
+    answer(ctx, status, new JsonObject().put("error", e.code().wire()).put("message", e.getMessage()));
   }
 
   private static void answer(RoutingContext ctx, int status, JsonObject body) {

@@ -189,8 +189,8 @@ public abstract class NativeConnection implements Connection {
   static Command parse(JsonNode frame) {
     String type = requiredString(frame, "type");
     return switch (type) {
-      case "join" -> new Command.Join(requiredString(frame, "room"), requiredString(frame, "name"));
-      case "publish" -> new Command.Publish(requiredString(frame, "room"), requiredString(frame, "text"));
+      case "join" -> CommandFields.join(frame);
+      case "publish" -> CommandFields.publish(frame);
       case "leave" -> new Command.Leave(requiredString(frame, "room"));
       case "ping" -> new Command.Ping();
       default -> throw new ChatException(ErrorCode.BAD_REQUEST, "unknown type \"" + truncate(type) + "\"");
@@ -207,7 +207,11 @@ public abstract class NativeConnection implements Connection {
       }
     } else if (outcome instanceof Outcome.Published published) {
       if (r != null) {
-        send(ack(r).put("id", published.message().id()).toString());
+        ObjectNode ack = ack(r).put("id", published.message().id());
+        if (published.message().offset() != null) {
+          ack.put("offset", published.message().offset()).put("epoch", published.message().epoch());
+        }
+        send(ack.toString());
       }
     } else if (outcome instanceof Outcome.Left) {
       if (r != null) {

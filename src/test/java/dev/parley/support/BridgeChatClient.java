@@ -56,8 +56,8 @@ public final class BridgeChatClient extends DelegatingChatClient<BridgeClient> {
    * of the rate limit).
    */
   @Override
-  public Future<JsonObject> join(String room, String name) {
-    return command("parley.join", new JsonObject().put("room", room).put("name", name)).compose(presence -> {
+  public Future<JsonObject> join(String room, String name, JsonObject options) {
+    return command("parley.join", options.copy().put("room", room).put("name", name)).compose(presence -> {
       client.frame("register", "parley.room." + room, null);
       return request("parley.leave", new JsonObject()).map(probe -> presence);
     });

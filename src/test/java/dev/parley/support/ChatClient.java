@@ -14,7 +14,12 @@ import java.util.function.Predicate;
 public interface ChatClient {
 
   /** Joins and completes with the {@code presence} object the joiner gets. */
-  Future<JsonObject> join(String room, String name);
+  default Future<JsonObject> join(String room, String name) {
+    return join(room, name, new JsonObject());
+  }
+
+  /** Joins with more fields in the join ({@code since}, {@code history}); completes with the presence. */
+  Future<JsonObject> join(String room, String name, JsonObject options);
 
   /** Publishes and completes with the message id the server acknowledged. */
   Future<String> publish(String room, String text);

@@ -22,9 +22,9 @@ public final class NativeChatClient extends DelegatingChatClient<TestClient> {
   }
 
   @Override
-  public Future<JsonObject> join(String room, String name) {
+  public Future<JsonObject> join(String room, String name, JsonObject options) {
     // the presence frame comes before the ack, so once the ack is here it is in the inbox
-    return command(new JsonObject().put("type", "join").put("room", room).put("name", name))
+    return command(options.copy().put("type", "join").put("room", room).put("name", name))
       .compose(ack -> client.expect("presence", room));
   }
 

@@ -23,8 +23,8 @@ public final class SioChatClient extends DelegatingChatClient<SioClient> {
   }
 
   @Override
-  public Future<JsonObject> join(String room, String name) {
-    return command("join", new JsonObject().put("room", room).put("name", name));
+  public Future<JsonObject> join(String room, String name, JsonObject options) {
+    return command("join", options.copy().put("room", room).put("name", name));
   }
 
   @Override

@@ -36,6 +36,16 @@ final class BridgeConnection implements Connection {
   private final SockJSSocket socket;
   private final Outbound outbound;
   private final Set<String> registered = new HashSet<>();
+  /**
+   * Events of rooms the session joined but has not registered yet (its own {@code joined} and what it
+   * asked to replay come before the join's reply, so before the client can register): written when it
+   * registers, bounded by {@code limits.outboundQueueBytes} like any queue of this socket.
+   */
+  private final java.util.Map<String, java.util.List<String>> early = new java.util.HashMap<>();
+  private int earlyBytes;
+  /** Joined rooms whose early events passed the bound before a register: not kept any more. */
+  private final Set<String> notListening = new HashSet<>();
+  private final int outboundQueueBytes;
   private final Session session;
   private boolean closing;
   /** This socket's place in {@code http.maxConnections}. */
@@ -46,6 +56,7 @@ final class BridgeConnection implements Connection {
     this.context = context;
     this.socket = socket;
     socket.setWriteQueueMaxSize(outboundQueueBytes);
+    this.outboundQueueBytes = outboundQueueBytes;
     this.session = hub.open(this);
     this.outbound = new Outbound(context, outboundQueueBytes, memory, () -> SockJsTransport.backlog(socket, outboundQueueBytes),
       this::close, "session=" + session.id() + " transport=bridge");
@@ -57,15 +68,50 @@ final class BridgeConnection implements Connection {
 
   void registered(String room) {
     registered.add(room);
+    notListening.remove(room);
+    java.util.List<String> waiting = early.remove(room);
+    if (waiting != null) {
+      for (String frame : waiting) {
+        earlyBytes -= frame.length();
+        if (outbound.admit(frame.length())) {
+          outbound.track(frame.length(), socket.write(frame));
+        }
+      }
+    }
   }
 
   void unregistered(String room) {
     registered.remove(room);
+    dropEarly(room);
+  }
+
+  private void dropEarly(String room) {
+    java.util.List<String> waiting = early.remove(room);
+    if (waiting != null) {
+      waiting.forEach(f -> earlyBytes -= f.length());
+    }
   }
 
   @Override
   public void deliver(Envelope event) {
-    if (closing || !registered.contains(event.room())) {
+    if (closing) {
+      return;
+    }
+    if (!registered.contains(event.room())) {
+      if (event.room() != null && session.rooms().containsKey(event.room()) || joinedEvent(event)) {
+        if (notListening.contains(event.room())) {
+          return;
+        }
+        String frame = event.encoded(REC_FRAME);
+        if (earlyBytes + frame.length() > outboundQueueBytes) {
+          // a member that does not register is not listening (it may only publish): stop keeping its events
+          dropEarly(event.room());
+          notListening.add(event.room());
+          return;
+        }
+        earlyBytes += frame.length();
+        early.computeIfAbsent(event.room(), r -> new java.util.ArrayList<>()).add(frame);
+      }
       return;
     }
     String frame = event.encoded(REC_FRAME);
@@ -80,6 +126,11 @@ final class BridgeConnection implements Connection {
    * {@code {}}; a refusal is a failed reply whose code is {@link dev.parley.core.ErrorCode#number()} and
    * whose message is the error code.
    */
+  /** The joiner's own {@code joined}, written while it is not yet listed as a member. */
+  private boolean joinedEvent(Envelope event) {
+    return event.event() instanceof dev.parley.core.ChatEvent.Joined j && j.session().equals(session.id());
+  }
+
   @Override
   public void reply(Object ref, Outcome outcome) {
     if (!(ref instanceof Message<?> msg)) {
@@ -87,6 +138,10 @@ final class BridgeConnection implements Connection {
     }
     if (outcome instanceof Outcome.Joined joined) {
       msg.reply(new JsonObject(Json.encode(joined.presence())));
+    } else if (outcome instanceof Outcome.Left left) {
+      dropEarly(left.room());
+      notListening.remove(left.room());
+      msg.reply(new JsonObject());
     } else if (outcome instanceof Outcome.Published published) {
       msg.reply(new JsonObject().put("id", published.message().id()));
     } else if (outcome instanceof Outcome.Failed failed) {

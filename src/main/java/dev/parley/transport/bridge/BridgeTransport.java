@@ -5,6 +5,7 @@ import dev.parley.config.ParleyConfig;
 import dev.parley.core.ChatException;
 import dev.parley.core.CloseCode;
 import dev.parley.core.Command;
+import dev.parley.transport.CommandFields;
 import dev.parley.transport.OutboundMemory;
 import dev.parley.core.ErrorCode;
 import dev.parley.core.Hub;
@@ -115,14 +116,18 @@ public final class BridgeTransport {
         throw new ChatException(ErrorCode.BAD_REQUEST, "body must be a JSON object");
       }
       return switch (command) {
-        case "join" -> new Command.Join(field(b, "room"), field(b, "name"));
-        case "publish" -> new Command.Publish(field(b, "room"), field(b, "text"));
+        case "join" -> CommandFields.join(tree(b));
+        case "publish" -> CommandFields.publish(tree(b));
         case "leave" -> new Command.Leave(field(b, "room"));
         default -> throw new ChatException(ErrorCode.BAD_REQUEST, "unknown command");
       };
     } catch (ChatException e) {
       return new Command.Invalid(e);
     }
+  }
+
+  private static com.fasterxml.jackson.databind.JsonNode tree(JsonObject body) {
+    return dev.parley.core.Json.parseTree(body.encode()); // nested values of a JsonObject may be JsonObjects
   }
 
   private static String field(JsonObject body, String name) {

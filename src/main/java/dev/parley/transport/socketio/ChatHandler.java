@@ -6,6 +6,7 @@ import dev.parley.config.ParleyConfig.SocketIoConfig;
 import dev.parley.core.ChatEvent;
 import dev.parley.core.ChatException;
 import dev.parley.core.Command;
+import dev.parley.transport.CommandFields;
 import dev.parley.core.Outcome;
 import dev.parley.core.Envelope;
 import dev.parley.core.ErrorCode;
@@ -160,7 +161,7 @@ final class ChatHandler implements SioHandler {
     switch (event) {
       case "join" -> {
         speak(socket, Dialect.NATIVE);
-        return new Command.Join(field(first, "room"), field(first, "name"));
+        return CommandFields.join(object(first));
       }
       case "publish" -> {
         if (first != null && first.has("value")) {
@@ -168,7 +169,7 @@ final class ChatHandler implements SioHandler {
           return new Command.Publish(config.defaultRoom(), first.get("value").asText());
         }
         speak(socket, Dialect.NATIVE);
-        return new Command.Publish(field(first, "room"), field(first, "text"));
+        return CommandFields.publish(object(first));
       }
       case "leave" -> {
         speak(socket, Dialect.NATIVE);
@@ -215,6 +216,13 @@ final class ChatHandler implements SioHandler {
 
   private static String truncate(String s) {
     return s.length() > 32 ? s.substring(0, 32) + "..." : s;
+  }
+
+  private static JsonNode object(JsonNode first) {
+    if (first == null || !first.isObject()) {
+      throw new ChatException(ErrorCode.BAD_REQUEST, "expected an object with room");
+    }
+    return first;
   }
 
   private static String field(JsonNode object, String name) {

@@ -126,6 +126,70 @@ public abstract class TransportContractTest {
       }).onFailure(ctx::failNow);
   }
 
+  /**
+   * A client cut off while 200 messages are posted rejoins with the position of the last message it got
+   * ({@code since}) and receives exactly the missed ones, in order, then the live ones: nothing missing or
+   * doubled at the seam, and its own {@code joined} says {@code recovered: true}. A position from another
+   * epoch is refused as {@code epoch_changed}, with the room's last messages given instead when asked for.
+   */
+  @Test
+  void aClientCutOffRecoversExactlyWhatItMissedThenGoesLive(Vertx vertx, VertxTestContext ctx) {
+    JsonObject fast = new JsonObject().put("limits", new JsonObject().put("ratePerSecond", 100_000).put("rateBurst", 100_000)
+      .put("maxPendingCommands", 1000));
+    List<String> before = numbered("before-", 5);
+    List<String> missed = numbered("missed-", 200);
+    List<String> live = numbered("live-", 5);
+    start(vertx, fast).compose(port -> Future.all(connect(vertx, port), ws(vertx, port)).compose(all -> {
+      ChatClient first = all.resultAt(0);
+      ChatClient w = all.resultAt(1);
+      return w.join("rec", "wendy").compose(p -> first.join("rec", "cut"))
+        .compose(p -> ChatFlows.publishAll(w, "rec", before))
+        .compose(v -> message(first, "rec", "before-4"))
+        .compose(last -> {
+          JsonObject since = new JsonObject().put("epoch", last.getString("epoch")).put("offset", last.getLong("offset"));
+          first.close();
+          return w.event("left", l -> "cut".equals(l.getString("name")), "the cut client left")
+            .compose(l -> ChatFlows.publishAll(w, "rec", missed))
+            .compose(v -> connect(vertx, port))
+            .compose(second -> second.join("rec", "cut", new JsonObject().put("since", since))
+              .compose(p -> second.event("joined", j -> "cut".equals(j.getString("name")), "own joined"))
+              .compose(own -> {
+                ctx.verify(() -> {
+                  assertEquals(Boolean.TRUE, own.getBoolean("recovered"), "recovered: " + own);
+                  assertEquals(since.getString("epoch"), own.getString("epoch"));
+                  assertEquals(205L, own.getLong("offset"), "the position after the replay");
+                });
+                return ChatFlows.publishAll(w, "rec", live);
+              })
+              .compose(v -> ChatFlows.messagesFrom(second, "rec", "wendy", missed.size() + live.size()))
+              .compose(got -> {
+                List<String> expected = new ArrayList<>(missed);
+                expected.addAll(live);
+                ctx.verify(() -> assertEquals(expected, got, "exactly the missed messages, then the live ones"));
+                return w.publish("rec", "end").compose(id -> ChatFlows.messagesFrom(second, "rec", "wendy", 1));
+              })
+              .compose(next -> {
+                ctx.verify(() -> assertEquals(List.of("end"), next, "nothing doubled after the seam"));
+                return connect(vertx, port);
+              })
+              .compose(third -> third.join("rec", "stale", new JsonObject()
+                  .put("since", new JsonObject().put("epoch", "gone").put("offset", 3)).put("history", 2))
+                .compose(p -> third.event("joined", j -> "stale".equals(j.getString("name")), "own joined"))
+                .compose(own -> {
+                  ctx.verify(() -> {
+                    assertEquals(Boolean.FALSE, own.getBoolean("recovered"));
+                    assertEquals("epoch_changed", own.getString("reason"));
+                  });
+                  return ChatFlows.messagesFrom(third, "rec", "wendy", 2);
+                })
+                .map(lastTwo -> {
+                  ctx.verify(() -> assertEquals(List.of("live-4", "end"), lastTwo, "the last two instead"));
+                  return null;
+                })));
+        });
+    })).onComplete(ctx.succeedingThenComplete());
+  }
+
   @Test
   void presenceListsMembersOfEveryTransportAndJoinsAreAnnounced(Vertx vertx, VertxTestContext ctx) {
     start(vertx, new JsonObject()).compose(port -> Future.all(connect(vertx, port), ws(vertx, port), ws(vertx, port)))

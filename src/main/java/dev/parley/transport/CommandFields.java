@@ -1,0 +1,81 @@
+package dev.parley.transport;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.parley.core.ChatException;
+import dev.parley.core.Command;
+import dev.parley.core.ErrorCode;
+import dev.parley.core.StreamPosition;
+
+/**
+ * The fields of {@code join} and {@code publish} as every dialect that speaks them as a JSON object reads
+ * them (native frames on /ws and SockJS, bridge bodies, Socket.IO {@code join}/{@code publish} events), so a
+ * field means the same on every transport.
+ */
+public final class CommandFields {
+
+  /** Longest accepted client message id and epoch. */
+  static final int MAX_ID_LENGTH = 64;
+  /** Most messages a joiner may ask for with {@code history}. */
+  public static final int MAX_HISTORY = 10_000;
+
+  private CommandFields() {
+  }
+
+  /** {@code {"room", "name", "since"?: {"epoch", "offset"}, "history"?: N}}. */
+  public static Command.Join join(JsonNode obj) {
+    return new Command.Join(string(obj, "room"), string(obj, "name"), since(obj), history(obj));
+  }
+
+  /** {@code {"room", "text", "cid"?}}. */
+  public static Command.Publish publish(JsonNode obj) {
+    return new Command.Publish(string(obj, "room"), string(obj, "text"), null, cid(obj));
+  }
+
+  static String string(JsonNode obj, String field) {
+    JsonNode v = obj == null ? null : obj.get(field);
+    if (v == null || v.isNull()) {
+      throw new ChatException(ErrorCode.BAD_REQUEST, field + " is required");
+    }
+    if (!v.isTextual()) {
+      throw new ChatException(ErrorCode.BAD_REQUEST, field + " must be a string");
+    }
+    return v.textValue();
+  }
+
+  static StreamPosition since(JsonNode obj) {
+    JsonNode v = obj.get("since");
+    if (v == null || v.isNull()) {
+      return null;
+    }
+    JsonNode epoch = v.get("epoch");
+    JsonNode offset = v.get("offset");
+    if (!v.isObject() || epoch == null || !epoch.isTextual() || epoch.textValue().length() > MAX_ID_LENGTH
+      || offset == null || !offset.canConvertToLong() || !offset.isIntegralNumber() || offset.longValue() < 0) {
+      throw new ChatException(ErrorCode.BAD_REQUEST,
+        "since must be {\"epoch\": string, \"offset\": integer >= 0}, as the last message or joined carried");
+    }
+    return new StreamPosition(epoch.textValue(), offset.longValue());
+  }
+
+  static int history(JsonNode obj) {
+    JsonNode v = obj.get("history");
+    if (v == null || v.isNull()) {
+      return 0;
+    }
+    if (!v.isIntegralNumber() || !v.canConvertToInt() || v.intValue() < 0 || v.intValue() > MAX_HISTORY) {
+      throw new ChatException(ErrorCode.BAD_REQUEST, "history must be an integer from 0 to " + MAX_HISTORY);
+    }
+    return v.intValue();
+  }
+
+  static String cid(JsonNode obj) {
+    JsonNode v = obj.get("cid");
+    if (v == null || v.isNull()) {
+      return null;
+    }
+    if (!v.isTextual() || v.textValue().isEmpty() || v.textValue().length() > MAX_ID_LENGTH) {
+      throw new ChatException(ErrorCode.BAD_REQUEST, "cid must be a string of 1 to " + MAX_ID_LENGTH + " characters");
+    }
+    return v.textValue();
+  }
+}
