@@ -538,6 +538,11 @@ public final class Hub {
     if (r.delivered >= 0 && m.offset() <= r.delivered) {
       return; // delivered already (a replayed or doubled copy)
     }
+    if (m.offset() == r.delivered + 1 && (r.pending == null || r.pending.isEmpty())) {
+      r.delivered = m.offset(); // the usual case: next in line, nothing waiting
+      fanOut(r, envelope, m.offset());
+      return;
+    }
     if (r.pending == null) {
       r.pending = new java.util.TreeMap<>();
     }

@@ -26,12 +26,18 @@ public final class CommandFields {
     return new Command.Join(string(obj, "room"), string(obj, "name"), since(obj), history(obj));
   }
 
+  /** {@code {"room"}}. */
+  public static Command.Leave leave(JsonNode obj) {
+    return new Command.Leave(string(obj, "room"));
+  }
+
   /** {@code {"room", "text", "cid"?}}. */
   public static Command.Publish publish(JsonNode obj) {
     return new Command.Publish(string(obj, "room"), string(obj, "text"), null, cid(obj));
   }
 
-  static String string(JsonNode obj, String field) {
+  /** A required string field: {@code bad_request} when it is missing or not a string. */
+  public static String string(JsonNode obj, String field) {
     JsonNode v = obj == null ? null : obj.get(field);
     if (v == null || v.isNull()) {
       throw new ChatException(ErrorCode.BAD_REQUEST, field + " is required");

@@ -187,11 +187,11 @@ public abstract class NativeConnection implements Connection {
 
   /** The native protocol's frames as commands. */
   static Command parse(JsonNode frame) {
-    String type = requiredString(frame, "type");
+    String type = CommandFields.string(frame, "type");
     return switch (type) {
       case "join" -> CommandFields.join(frame);
       case "publish" -> CommandFields.publish(frame);
-      case "leave" -> new Command.Leave(requiredString(frame, "room"));
+      case "leave" -> CommandFields.leave(frame);
       case "ping" -> new Command.Ping();
       default -> throw new ChatException(ErrorCode.BAD_REQUEST, "unknown type \"" + truncate(type) + "\"");
     };
@@ -241,17 +241,6 @@ public abstract class NativeConnection implements Connection {
       ack.set("ref", ref);
     }
     return ack;
-  }
-
-  private static String requiredString(JsonNode frame, String field) {
-    JsonNode v = frame.get(field);
-    if (v == null || v.isNull()) {
-      throw new ChatException(ErrorCode.BAD_REQUEST, field + " is required");
-    }
-    if (!v.isTextual()) {
-      throw new ChatException(ErrorCode.BAD_REQUEST, field + " must be a string");
-    }
-    return v.textValue();
   }
 
   private static String truncate(String s) {

@@ -98,7 +98,7 @@ final class BridgeConnection implements Connection {
       return;
     }
     if (!registered.contains(event.room())) {
-      if (event.room() != null && session.rooms().containsKey(event.room()) || joinedEvent(event)) {
+      if (event.room() != null && session.rooms().containsKey(event.room())) {
         if (notListening.contains(event.room())) {
           return;
         }
@@ -126,10 +126,7 @@ final class BridgeConnection implements Connection {
    * {@code {}}; a refusal is a failed reply whose code is {@link dev.parley.core.ErrorCode#number()} and
    * whose message is the error code.
    */
-  /** The joiner's own {@code joined}, written while it is not yet listed as a member. */
-  private boolean joinedEvent(Envelope event) {
-    return event.event() instanceof dev.parley.core.ChatEvent.Joined j && j.session().equals(session.id());
-  }
+
 
   @Override
   public void reply(Object ref, Outcome outcome) {

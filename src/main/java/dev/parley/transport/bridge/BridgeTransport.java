@@ -118,7 +118,7 @@ public final class BridgeTransport {
       return switch (command) {
         case "join" -> CommandFields.join(tree(b));
         case "publish" -> CommandFields.publish(tree(b));
-        case "leave" -> new Command.Leave(field(b, "room"));
+        case "leave" -> CommandFields.leave(tree(b));
         default -> throw new ChatException(ErrorCode.BAD_REQUEST, "unknown command");
       };
     } catch (ChatException e) {
@@ -130,16 +130,7 @@ public final class BridgeTransport {
     return dev.parley.core.Json.parseTree(body.encode()); // nested values of a JsonObject may be JsonObjects
   }
 
-  private static String field(JsonObject body, String name) {
-    Object v = body.getValue(name);
-    if (v == null) {
-      throw new ChatException(ErrorCode.BAD_REQUEST, name + " is required");
-    }
-    if (!(v instanceof String s)) {
-      throw new ChatException(ErrorCode.BAD_REQUEST, name + " must be a string");
-    }
-    return s;
-  }
+
 
   private void onBridgeEvent(BridgeEvent event) {
     SockJSSocket socket = event.socket();

@@ -173,7 +173,7 @@ final class ChatHandler implements SioHandler {
       }
       case "leave" -> {
         speak(socket, Dialect.NATIVE);
-        return new Command.Leave(field(first, "room"));
+        return CommandFields.leave(object(first));
       }
       case "connected" -> {
         speak(socket, Dialect.SEED000);
@@ -225,18 +225,6 @@ final class ChatHandler implements SioHandler {
     return first;
   }
 
-  private static String field(JsonNode object, String name) {
-    if (object == null || !object.isObject()) {
-      throw new ChatException(ErrorCode.BAD_REQUEST, "expected an object with " + name);
-    }
-    JsonNode v = object.get(name);
-    if (v == null || v.isNull()) {
-      throw new ChatException(ErrorCode.BAD_REQUEST, name + " is required");
-    }
-    if (!v.isTextual()) {
-      throw new ChatException(ErrorCode.BAD_REQUEST, name + " must be a string");
-    }
-    return v.textValue();
-  }
+
 
 }
