@@ -64,15 +64,28 @@ final class RedisPresenceStore implements PresenceStore {
   private final AtomicLong seq = new AtomicLong();
   private long timer = -1;
 
-  private record Entry(String name, long joinedAt, long seq) {
+  /** Join time in µs, strictly increasing on this node: the sorted-set score. */
+  private final AtomicLong lastMicros = new AtomicLong();
+
+  /** {@code micros}: join time in µs, the sorted-set score (exact in a double until year 2255). */
+  private record Entry(String name, long joinedAt, long seq, long micros) {
     String json() {
       return Json.MAPPER.createObjectNode().put("n", name).put("t", joinedAt).put("q", seq).toString();
     }
 
-    /** The sorted-set score: join time in ms, then the node's sequence; exact in a double until year 2255. */
     double score() {
-      return joinedAt * 1000d + seq % 1000;
+      return micros;
     }
+  }
+
+  /**
+   * Now in µs, never twice the same on this node: joins on two nodes of one machine are ordered as they
+   * happened even within a millisecond (across machines, as far as their clocks agree).
+   */
+  private long nextMicros() {
+    java.time.Instant now = java.time.Instant.now();
+    long micros = now.getEpochSecond() * 1_000_000L + now.getNano() / 1_000;
+    return lastMicros.accumulateAndGet(micros, (prev, t) -> Math.max(prev + 1, t));
   }
 
   /** One member with the score that orders it. */
@@ -113,7 +126,8 @@ final class RedisPresenceStore implements PresenceStore {
 
   @Override
   public Future<Void> add(String room, Member member) {
-    Entry e = new Entry(member.name(), System.currentTimeMillis(), seq.incrementAndGet());
+    long micros = nextMicros();
+    Entry e = new Entry(member.name(), micros / 1000, seq.incrementAndGet(), micros);
     // one atomic step per room: a separate computeIfAbsent + put could put into a map that a racing
     // remove (another hub's last leave of this room) has just dropped from the mirror
     mirror.compute(room, (r, members) -> {
