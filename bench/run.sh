@@ -12,6 +12,7 @@
 #   full   (default) every scenario, PAIRS pairs (3), about 2 hours
 #   quick  F1 at 50k/s and M1 at 10k connections, one pair, about 5 minutes (a smoke test)
 #   scenarios: F1 F2 F3 S1 M1 W1 C1 (default: all)
+# PARLEY_BENCH_CONF names another Parley configuration (bench/parley-bench-nohistory.json: history off).
 # Offered loads (deliveries/s) of the open-loop sweeps can be replaced: F1_LOADS, F2_LOADS, F3_LOADS, W1_LOADS;
 # C1's base load, churn rates (operations/s) and churn connections: C1_LOAD, C1_CHURN, C1_CONNS.
 # Results: bench/results/<stamp>/ (one JSON per run, summary.md, plots/*.png); the newest summary is
@@ -93,7 +94,7 @@ start_server() {
       local instances=1
       [ "$pin" = unpinned ] && instances=2
       PARLEY_HTTP_PORT=$PORT PARLEY_LOG_LEVEL=WARN $prefix $JAVA $JVM_FLAGS -jar target/parley.jar \
-        -conf bench/parley-bench.json -instances $instances > "$OUT/server-$kind.log" 2>&1 & ;;
+        -conf "${PARLEY_BENCH_CONF:-bench/parley-bench.json}" -instances $instances > "$OUT/server-$kind.log" 2>&1 & ;;
   esac
   SERVER_PID=$!
   if [ "$kind" = floor ]; then wait_health tcp; else wait_health; fi

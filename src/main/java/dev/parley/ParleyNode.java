@@ -80,8 +80,8 @@ public final class ParleyNode {
         ? Future.failedFuture(new IllegalStateException("Vert.x is clustered (-cluster) but broker.type is \"local\": "
           + "set broker.type to \"hazelcast\" (see conf/config-cluster.json)"))
         : Future.succeededFuture(EventBusBroker.create(vertx, new LocalPresenceStore(), localHistory(vertx, config)));
-      case "hazelcast" -> HazelcastBroker.create(vertx, id);
-      case "redis" -> RedisBroker.create(vertx, id, config.broker().redisUri(), config.broker().nodeTimeoutMs());
+      case "hazelcast" -> HazelcastBroker.create(vertx, id, config.history());
+      case "redis" -> RedisBroker.create(vertx, id, config.broker().redisUri(), config.broker().nodeTimeoutMs(), config.history());
       default -> Future.failedFuture(new IllegalStateException("unreachable: broker.type validated at start-up"));
     };
     return broker.compose(b -> {

@@ -1,5 +1,7 @@
 package dev.parley;
 
+import dev.parley.support.ChatFlows;
+import dev.parley.support.NativeChatClient;
 import dev.parley.support.TestCluster;
 import dev.parley.support.TestServer;
 import dev.parley.support.WsClient;
@@ -51,6 +53,15 @@ class ClusterChatTest {
   @AfterEach
   void stop() throws Exception {
     cluster.close();
+  }
+
+  /** History in the Hazelcast cluster: cut off on node 0, back on node 2, nothing missing or doubled. */
+  @Test
+  void aClientCutOffOnOneNodeRecoversOnAnother(Vertx vertx, VertxTestContext ctx) {
+    ChatFlows.cutOffAndRecoverOnAnotherNode(
+        () -> WsClient.connect(vertx, ports.get(0)).map(NativeChatClient::new),
+        () -> WsClient.connect(vertx, ports.get(2)).map(NativeChatClient::new), 50)
+      .onComplete(ctx.succeedingThenComplete());
   }
 
   @Test

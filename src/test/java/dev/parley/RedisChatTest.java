@@ -1,5 +1,7 @@
 package dev.parley;
 
+import dev.parley.support.ChatFlows;
+import dev.parley.support.NativeChatClient;
 import dev.parley.support.TestRedis;
 import dev.parley.support.TestServer;
 import dev.parley.support.WsClient;
@@ -173,6 +175,18 @@ class RedisChatTest {
         ctx.verify(() -> assertEquals(List.of("alive", "visitor"), names(presence)));
         ctx.completeNow();
       }));
+  }
+
+  /**
+   * History in Redis across nodes: a client of node A is cut off while members of both nodes post 100
+   * messages; it comes back on node B and receives exactly what it missed, then the live messages.
+   */
+  @Test
+  void aClientCutOffOnOneNodeRecoversOnTheOther(Vertx vertx, VertxTestContext ctx) {
+    ChatFlows.cutOffAndRecoverOnAnotherNode(
+        () -> WsClient.connect(vertx, portA).map(NativeChatClient::new),
+        () -> WsClient.connect(vertx, portB).map(NativeChatClient::new), 50)
+      .onComplete(ctx.succeedingThenComplete());
   }
 
   /** Publishes probes from {@code from} every 250 ms until {@code to} receives one (bounded). */

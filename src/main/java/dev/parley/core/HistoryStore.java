@@ -53,6 +53,8 @@ public interface HistoryStore {
     public static final String EPOCH_CHANGED = "epoch_changed";
     /** Messages after the client's position are no longer kept (past {@code history.size} or its age). */
     public static final String TOO_OLD = "too_old";
+    /** The history store could not be reached. */
+    public static final String UNAVAILABLE = "unavailable";
     /** History is off for this room. */
     public static final String HISTORY_OFF = "history_off";
 

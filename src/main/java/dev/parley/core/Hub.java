@@ -162,6 +162,16 @@ public final class Hub {
    * to the room (messages may arrive while the store is read), so replay and live meet without a gap.
    */
   private Future<CatchUp> catchUp(Room r, Recovery recovery) {
+    return readCatchUp(r, recovery).recover(err -> {
+      // the store is away: the joiner goes live from here and is told it did not recover
+      LOG.debug("history unavailable for a joiner: room={}", r.name, err);
+      boolean asked = recovery != null && recovery.since() != null;
+      return Future.succeededFuture(new CatchUp(List.of(), new StreamPosition(r.epoch, r.delivered),
+        asked ? false : null, asked ? HistoryStore.Replay.UNAVAILABLE : null));
+    });
+  }
+
+  private Future<CatchUp> readCatchUp(Room r, Recovery recovery) {
     if (!history.enabled()) {
       boolean asked = recovery != null && recovery.since() != null;
       return Future.succeededFuture(new CatchUp(List.of(), null, asked ? false : null, asked ? HistoryStore.Replay.HISTORY_OFF : null));
@@ -268,8 +278,11 @@ public final class Hub {
     }
     return history.append(m, cid).transform(ar -> {
       if (ar.failed()) {
-        LOG.warn("history append failed: room={}", m.room(), ar.cause());
-        return Future.failedFuture(new ChatException(ErrorCode.UNAVAILABLE, "could not post, try again"));
+        // the store is away: the chat goes on, this message is not kept and carries no position (the
+        // store gives the room a new epoch when it is back, so nobody recovers across the hole)
+        LOG.debug("history append failed, message goes out unkept: room={}", m.room(), ar.cause());
+        emit(r == null || r.dropped ? rooms.get(m.room()) : r, m);
+        return Future.succeededFuture(m);
       }
       if (!ar.result().duplicate()) {
         emit(r == null || r.dropped ? rooms.get(m.room()) : r, ar.result().message());
@@ -474,7 +487,11 @@ public final class Hub {
           return Future.succeededFuture();
         }
         // messages are delivered in offset order from the stream's current top on
-        return history.top(room).map(top -> {
+        return history.top(room).recover(err -> {
+          // the store is away: take the position of the first message that comes (an epoch change)
+          LOG.debug("history top unavailable: room={}", room, err);
+          return Future.succeededFuture(new StreamPosition("", 0));
+        }).map(top -> {
           r.epoch = top.epoch();
           r.delivered = top.offset();
           drain(r);

@@ -113,10 +113,13 @@ public final class Session {
       Hub.Recovery recovery = join.since() == null && join.history() <= 0 ? null : new Hub.Recovery(join.since(), join.history());
       return submit(() -> hub.join(this, join.room(), join.name(), recovery)).map(Outcome.Joined::new);
     } else if (command instanceof Command.Publish publish) {
-      return submit(() -> publish.joinAs() == null || rooms.containsKey(publish.room())
-        ? hub.publish(this, publish.room(), publish.text(), publish.cid())
-        : hub.join(this, publish.room(), publish.joinAs()).compose(p -> hub.publish(this, publish.room(), publish.text(), publish.cid())))
-        .map(Outcome.Published::new);
+      // A publish holds the session's later commands only until it is issued, not until the history store
+      // has answered: the store takes appends in the order they are issued, and a client that pipelines
+      // publishes must not run into limits.maxPendingCommands while a remote store answers.
+      Future<Future<ChatEvent.Message>> issued = submit(() -> publish.joinAs() == null || rooms.containsKey(publish.room())
+        ? Future.succeededFuture(hub.publish(this, publish.room(), publish.text(), publish.cid()))
+        : hub.join(this, publish.room(), publish.joinAs()).map(p -> hub.publish(this, publish.room(), publish.text(), publish.cid())));
+      return issued.compose(message -> message).map(Outcome.Published::new);
     } else if (command instanceof Command.Leave leave) {
       return submit(() -> hub.leave(this, leave.room())).map(v -> new Outcome.Left(leave.room()));
     }

@@ -2,8 +2,14 @@ package dev.parley.support;
 
 import io.vertx.core.Future;
 
+import io.vertx.core.json.JsonObject;
+
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.function.Supplier;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /** Multi-step chat flows shared by the transport contract suite and the cluster tests. */
 public final class ChatFlows {
@@ -61,5 +67,78 @@ public final class ChatFlows {
         });
     }
     return batches.map(got);
+  }
+
+  /**
+   * A client of one node is cut off (closes) while a member of each node posts {@code perNode} messages
+   * each; it joins again on the other node with the position of the last message it got, and must receive
+   * exactly what it missed (consecutive offsets, in offset order, each once, each publisher's in its own
+   * order), then a live message. Fails with the first assertion that does not hold.
+   */
+  public static Future<Void> cutOffAndRecoverOnAnotherNode(Supplier<Future<NativeChatClient>> onFirstNode,
+                                                          Supplier<Future<NativeChatClient>> onSecondNode, int perNode) {
+    List<String> posted = new ArrayList<>();
+    return Future.all(onFirstNode.get(), onFirstNode.get(), onSecondNode.get()).compose(all -> {
+      NativeChatClient cut = all.resultAt(0);
+      NativeChatClient onA = all.resultAt(1);
+      NativeChatClient onB = all.resultAt(2);
+      return onA.join("rec", "anna").compose(p -> onB.join("rec", "bert")).compose(p -> cut.join("rec", "cut"))
+        .compose(p -> probe(onB, cut, "rec", 40))
+        .compose(last -> {
+          JsonObject since = new JsonObject().put("epoch", last.getString("epoch")).put("offset", last.getLong("offset"));
+          cut.close();
+          Future<Void> chain = Future.succeededFuture();
+          for (int i = 0; i < perNode; i++) {
+            String a = "a-" + i;
+            String b = "b-" + i;
+            posted.add(a);
+            posted.add(b);
+            chain = chain.compose(v -> Future.all(onA.publish("rec", a), onB.publish("rec", b)).mapEmpty());
+          }
+          return chain.compose(v -> onSecondNode.get()).compose(back -> back.join("rec", "cut", new JsonObject().put("since", since))
+            .compose(p -> back.event("joined", j -> "cut".equals(j.getString("name")), "own joined"))
+            .compose(own -> {
+              assertEquals(Boolean.TRUE, own.getBoolean("recovered"), "recovered: " + own);
+              return onA.publish("rec", "live");
+            })
+            .compose(id -> messages(back, "rec", posted.size() + 1))
+            .map(got -> {
+              long first = since.getLong("offset") + 1;
+              List<String> texts = new ArrayList<>();
+              for (int i = 0; i < got.size(); i++) {
+                assertEquals(first + i, got.get(i).getLong("offset"), "consecutive offsets: " + got.get(i));
+                texts.add(got.get(i).getString("text"));
+              }
+              assertEquals("live", texts.remove(texts.size() - 1), "the live message comes after the replay");
+              assertEquals(posted.size(), texts.size(), "each once");
+              assertEquals(new HashSet<>(posted), new HashSet<>(texts), "every missed message");
+              for (String prefix : List.of("a-", "b-")) {
+                assertEquals(posted.stream().filter(t -> t.startsWith(prefix)).toList(),
+                  texts.stream().filter(t -> t.startsWith(prefix)).toList(), "each publisher's order");
+              }
+              return null;
+            }));
+        });
+    });
+  }
+
+  /** Publishes probes from {@code from} until {@code to} receives one (bounded); completes with that message. */
+  private static Future<JsonObject> probe(ChatClient from, ChatClient to, String room, int attempts) {
+    String text = "probe-" + attempts;
+    return from.publish(room, text).compose(id -> to.event("message", m -> text.equals(m.getString("text")), "probe")
+      .recover(err -> attempts > 0 ? probe(from, to, room, attempts - 1) : Future.failedFuture(err)));
+  }
+
+  /** The next {@code count} messages of a room, whoever sent them, in arrival order. */
+  public static Future<List<JsonObject>> messages(ChatClient c, String room, int count) {
+    List<JsonObject> got = new ArrayList<>();
+    Future<Void> chain = Future.succeededFuture();
+    for (int i = 0; i < count; i++) {
+      chain = chain.compose(v -> c.event("message", m -> room.equals(m.getString("room")), "message " + got.size()).map(m -> {
+        got.add(m);
+        return null;
+      }));
+    }
+    return chain.map(got);
   }
 }

@@ -4,6 +4,8 @@ import com.hazelcast.core.HazelcastInstance;
 import dev.parley.broker.EventBusBroker;
 import dev.parley.core.Broker;
 import dev.parley.core.Envelope;
+import dev.parley.config.ParleyConfig.HistoryConfig;
+import dev.parley.core.HistoryStore;
 import dev.parley.core.PresenceStore;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
@@ -20,13 +22,20 @@ public final class HazelcastBroker implements Broker {
 
   private final Broker events;
   private final HazelcastPresenceStore presence;
+  private final HistoryStore history;
 
-  private HazelcastBroker(Broker events, HazelcastPresenceStore presence) {
+  private HazelcastBroker(Broker events, HazelcastPresenceStore presence, HistoryStore history) {
     this.events = events;
     this.presence = presence;
+    this.history = history;
   }
 
   public static Future<Broker> create(Vertx vertx, String nodeId) {
+    return create(vertx, nodeId, null);
+  }
+
+  /** As {@link #create(Vertx, String)}, keeping room history in a Hazelcast map as {@code history} says. */
+  public static Future<Broker> create(Vertx vertx, String nodeId, HistoryConfig history) {
     if (!vertx.isClustered() || !(((VertxInternal) vertx).clusterManager() instanceof HazelcastClusterManager manager)) {
       return Future.failedFuture(new IllegalStateException(
         "broker.type \"hazelcast\" needs a Hazelcast-clustered Vert.x: start with -cluster"));
@@ -35,7 +44,9 @@ public final class HazelcastBroker implements Broker {
     Broker[] events = new Broker[1];
     HazelcastPresenceStore presence = new HazelcastPresenceStore(vertx, nodeId, hazelcast, e -> events[0].publish(e));
     events[0] = EventBusBroker.create(vertx, presence);
-    return presence.start().map(v -> new HazelcastBroker(events[0], presence));
+    HistoryStore store = history == null || !history.enabled() ? HistoryStore.OFF
+      : new HazelcastHistoryStore(hazelcast, history.size(), history.ttlMs(), System::currentTimeMillis);
+    return presence.start().map(v -> new HazelcastBroker(events[0], presence, store));
   }
 
   @Override
@@ -51,6 +62,11 @@ public final class HazelcastBroker implements Broker {
   @Override
   public PresenceStore presence() {
     return presence;
+  }
+
+  @Override
+  public HistoryStore history() {
+    return history;
   }
 
   @Override

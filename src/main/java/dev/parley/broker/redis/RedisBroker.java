@@ -4,6 +4,8 @@ import dev.parley.broker.Callers;
 import dev.parley.broker.EnvelopeCodec;
 import dev.parley.core.Broker;
 import dev.parley.core.Envelope;
+import dev.parley.config.ParleyConfig.HistoryConfig;
+import dev.parley.core.HistoryStore;
 import dev.parley.core.PresenceStore;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -50,15 +52,18 @@ public final class RedisBroker implements Broker {
   private final RedisLink publisher;
   private final RedisLink subscriber;
   private final RedisPresenceStore presence;
+  private final HistoryStore history;
   private final Map<String, List<Subscriber>> rooms = new ConcurrentHashMap<>();
   private final Map<String, List<Promise<Void>>> confirmations = new ConcurrentHashMap<>();
   private volatile boolean dropLogged;
 
-  private RedisBroker(Vertx vertx, String nodeId, String uri, long nodeTimeoutMs) {
+  private RedisBroker(Vertx vertx, String nodeId, String uri, long nodeTimeoutMs, HistoryConfig historyConfig) {
     this.vertx = vertx;
     this.nodeId = nodeId;
     this.context = vertx.getOrCreateContext();
     this.presence = new RedisPresenceStore(vertx, nodeId, nodeTimeoutMs, this::send, this::publish);
+    this.history = historyConfig == null || !historyConfig.enabled() ? HistoryStore.OFF
+      : new RedisHistoryStore(historyConfig.size(), historyConfig.ttlMs(), System::currentTimeMillis, this::send);
     this.publisher = new RedisLink(vertx, "commands", uri, push -> { }, c -> presence.resync());
     this.subscriber = new RedisLink(vertx, "subscriber", uri, this::onPush, this::resubscribe);
   }
@@ -68,7 +73,12 @@ public final class RedisBroker implements Broker {
    * if Redis is not reachable yet (the node then serves local rooms until it is).
    */
   public static Future<Broker> create(Vertx vertx, String nodeId, String uri, long nodeTimeoutMs) {
-    RedisBroker broker = new RedisBroker(vertx, nodeId, uri, nodeTimeoutMs);
+    return create(vertx, nodeId, uri, nodeTimeoutMs, null);
+  }
+
+  /** As {@link #create(Vertx, String, String, long)}, keeping room history in Redis as {@code history} says. */
+  public static Future<Broker> create(Vertx vertx, String nodeId, String uri, long nodeTimeoutMs, HistoryConfig history) {
+    RedisBroker broker = new RedisBroker(vertx, nodeId, uri, nodeTimeoutMs, history);
     return Future.all(broker.publisher.start(), broker.subscriber.start())
       .map(v -> {
         broker.presence.start();
@@ -210,6 +220,11 @@ public final class RedisBroker implements Broker {
   @Override
   public PresenceStore presence() {
     return presence;
+  }
+
+  @Override
+  public HistoryStore history() {
+    return history;
   }
 
   @Override
