@@ -102,4 +102,46 @@ class PublishApiTest {
         ctx.completeNow();
       }));
   }
+
+  private static Future<JsonObject> get(HttpClient http, int port, String uri, String auth, int status) {
+    return http.request(HttpMethod.GET, port, "127.0.0.1", uri).compose(req -> {
+      if (auth != null) {
+        req.putHeader("Authorization", auth);
+      }
+      return req.send();
+    }).compose(resp -> resp.body().map(body -> {
+      assertEquals(status, resp.statusCode(), body.toString());
+      return new JsonObject(body);
+    }));
+  }
+
+  /** The room's history over HTTP: newest first, paged with next, behind the same key. */
+  @Test
+  void readsARoomsHistoryNewestFirstInPages(Vertx vertx, VertxTestContext ctx) {
+    JsonObject cfg = new JsonObject().put("api", new JsonObject().put("keys", new JsonArray().add(KEY)));
+    HttpClient http = vertx.createHttpClient();
+    TestServer.start(vertx, cfg, 1).compose(port -> {
+      Future<Void> posts = Future.succeededFuture();
+      for (int i = 0; i < 25; i++) {
+        String body = new JsonObject().put("name", "bot").put("text", "n" + i).encode();
+        posts = posts.compose(v -> post(http, port, "log", "Bearer " + KEY, body).compose(resp -> resp.body()).mapEmpty());
+      }
+      return posts
+        .compose(v -> get(http, port, "/api/rooms/log/messages?limit=10", "Bearer " + KEY, 200))
+        .compose(page -> {
+          JsonArray m = page.getJsonArray("messages");
+          assertEquals(10, m.size());
+          assertEquals("n24", m.getJsonObject(0).getString("text"), "newest first");
+          assertEquals("n15", m.getJsonObject(9).getString("text"));
+          assertEquals(25L, page.getLong("offset"));
+          assertEquals(16L, page.getLong("next"));
+          return get(http, port, "/api/rooms/log/messages?limit=10&before=" + page.getLong("next"), "Bearer " + KEY, 200);
+        })
+        .compose(page -> {
+          assertEquals("n14", page.getJsonArray("messages").getJsonObject(0).getString("text"), "the next page goes on");
+          return get(http, port, "/api/rooms/log/messages", null, 401);
+        })
+        .compose(denied -> get(http, port, "/api/rooms/log/messages?limit=x", "Bearer " + KEY, 400));
+    }).onComplete(ctx.succeedingThenComplete());
+  }
 }

@@ -34,6 +34,13 @@ public sealed interface Command {
     }
   }
 
+  /**
+   * Read a joined room's history backwards: up to {@code limit} messages before offset {@code before}
+   * (0: the newest); answered with {@link Outcome.History}.
+   */
+  record History(String room, long before, int limit) implements Command {
+  }
+
   /** Leave a joined room; answered with {@link Outcome.Left}. */
   record Leave(String room) implements Command {
   }

@@ -313,6 +313,26 @@ public final class Hub {
     return post(rooms.get(room), m, null);
   }
 
+  /** Most messages one history page returns. */
+  public static final int MAX_HISTORY_PAGE = 100;
+
+  /**
+   * A page of a room's history: up to {@code limit} (1 to {@value #MAX_HISTORY_PAGE}) messages before offset
+   * {@code before} (0: the newest), oldest first. A session must be a member of the room; {@code session}
+   * null is a trusted caller (the HTTP API).
+   */
+  public Future<HistoryStore.Replay> history(Session session, String room, long before, int limit) {
+    Rules.checkRoom(room);
+    if (session != null && !session.rooms().containsKey(room)) {
+      throw new ChatException(ErrorCode.NOT_JOINED, "join " + room + " before reading its history");
+    }
+    if (limit < 1 || limit > MAX_HISTORY_PAGE || before < 0) {
+      throw new ChatException(ErrorCode.BAD_REQUEST, "limit must be 1 to " + MAX_HISTORY_PAGE + " and before >= 0");
+    }
+    return history.before(room, before, limit).recover(err -> Future.failedFuture(
+      new ChatException(ErrorCode.UNAVAILABLE, "history is unavailable, try again")));
+  }
+
   /** Leaves a joined room; the remaining members get {@code left}. */
   public Future<Void> leave(Session session, String room) {
     if (!session.rooms().containsKey(room)) {

@@ -15,6 +15,10 @@ public sealed interface Outcome {
   record Published(ChatEvent.Message message) implements Outcome {
   }
 
+  /** A page of a room's history, oldest first, and where the room's stream stands. */
+  record History(String room, java.util.List<ChatEvent.Message> messages, StreamPosition top) implements Outcome {
+  }
+
   /** The session left the room. */
   record Left(String room) implements Outcome {
   }

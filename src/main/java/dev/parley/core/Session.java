@@ -120,6 +120,9 @@ public final class Session {
         ? Future.succeededFuture(hub.publish(this, publish.room(), publish.text(), publish.cid()))
         : hub.join(this, publish.room(), publish.joinAs()).map(p -> hub.publish(this, publish.room(), publish.text(), publish.cid())));
       return issued.compose(message -> message).map(Outcome.Published::new);
+    } else if (command instanceof Command.History h) {
+      return submit(() -> hub.history(this, h.room(), h.before(), h.limit()))
+        .map(page -> new Outcome.History(h.room(), page.messages(), page.top()));
     } else if (command instanceof Command.Leave leave) {
       return submit(() -> hub.leave(this, leave.room())).map(v -> new Outcome.Left(leave.room()));
     }

@@ -8,6 +8,7 @@ import dev.parley.core.ErrorCode;
 import dev.parley.core.Hub;
 import dev.parley.core.Json;
 import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
@@ -21,8 +22,11 @@ import java.util.List;
  * {@code POST /api/rooms/{room}/messages} with {@code {"name":"...","text":"..."}} and an API key
  * ({@code Authorization: Bearer <key>} or {@code X-Api-Key: <key>}): members of the room on every node
  * get a normal {@code message} (session {@code "api"}). Answers 202 {@code {"id":...}}; 401 without a
- * valid key; 400 on a bad body, room or name; 413 when the body or text is too large. Mounted only when
- * {@code api.keys} is not empty.
+ * valid key; 400 on a bad body, room or name; 413 when the body or text is too large.
+ *
+ * <p>{@code GET /api/rooms/{room}/messages?before=&limit=} with the same key reads the room's history,
+ * newest first: {@code {"room","epoch","offset","messages":[...],"next":<offset>|null}}, where {@code next}
+ * is the {@code before} of the following (older) page. Mounted only when {@code api.keys} is not empty.
  */
 public final class PublishApi {
 
@@ -44,6 +48,7 @@ public final class PublishApi {
     router.post("/api/rooms/:room/messages")
       .handler(BodyHandler.create(false).setBodyLimit(config.limits().maxFrameBytes()))
       .handler(api::publish);
+    router.get("/api/rooms/:room/messages").handler(api::authenticate).handler(api::read);
   }
 
   private void authenticate(RoutingContext ctx) {
@@ -85,6 +90,41 @@ public final class PublishApi {
           : new ChatException(ErrorCode.UNAVAILABLE, "could not post, try again")));
     } catch (ChatException e) {
       refuse(ctx, e);
+    }
+  }
+
+  private void read(RoutingContext ctx) {
+    try {
+      long before = number(ctx, "before", 0);
+      int limit = (int) number(ctx, "limit", 50);
+      String room = ctx.pathParam("room");
+      hub.history(null, room, before, limit)
+        .onSuccess(page -> {
+          JsonArray newestFirst = new JsonArray();
+          for (int i = page.messages().size() - 1; i >= 0; i--) {
+            newestFirst.add(new JsonObject(Json.encode(page.messages().get(i))));
+          }
+          Long next = page.messages().isEmpty() || page.messages().get(0).offset() == null
+            || page.messages().get(0).offset() <= 1 ? null : page.messages().get(0).offset();
+          answer(ctx, 200, new JsonObject().put("room", room).put("epoch", page.top().epoch())
+            .put("offset", page.top().offset()).put("messages", newestFirst).put("next", next));
+        })
+        .onFailure(err -> refuse(ctx, err instanceof ChatException e ? e
+          : new ChatException(ErrorCode.UNAVAILABLE, "history is unavailable, try again")));
+    } catch (ChatException e) {
+      refuse(ctx, e);
+    }
+  }
+
+  private static long number(RoutingContext ctx, String name, long otherwise) {
+    String v = ctx.queryParams().get(name);
+    if (v == null || v.isEmpty()) {
+      return otherwise;
+    }
+    try {
+      return Long.parseLong(v);
+    } catch (NumberFormatException e) {
+      throw new ChatException(ErrorCode.BAD_REQUEST, name + " must be an integer");
     }
   }
 

@@ -1,7 +1,11 @@
 package dev.parley.transport;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.parley.core.ChatEvent;
 import dev.parley.core.ChatException;
+import dev.parley.core.Json;
+import dev.parley.core.Outcome;
 import dev.parley.core.Command;
 import dev.parley.core.ErrorCode;
 import dev.parley.core.StreamPosition;
@@ -23,8 +27,41 @@ public final class CommandFields {
 
   /** {@code {"room", "name", "since"?: {"epoch", "offset"}, "history"?: N}}. */
   public static Command.Join join(JsonNode obj) {
-    return new Command.Join(string(obj, "room"), string(obj, "name"), since(obj), history(obj));
+    return new Command.Join(string(obj, "room"), string(obj, "name"), since(obj), historyCount(obj));
   }
+
+  /** {@code {"room", "before"?: offset, "limit"?: N}} (the newest 50 by default). */
+  public static Command.History history(JsonNode obj) {
+    JsonNode before = obj.get("before");
+    JsonNode limit = obj.get("limit");
+    if (before != null && !before.isNull() && (!before.isIntegralNumber() || !before.canConvertToLong() || before.longValue() < 0)) {
+      throw new ChatException(ErrorCode.BAD_REQUEST, "before must be an offset (integer >= 0)");
+    }
+    if (limit != null && !limit.isNull() && (!limit.isIntegralNumber() || !limit.canConvertToInt())) {
+      throw new ChatException(ErrorCode.BAD_REQUEST, "limit must be an integer");
+    }
+    return new Command.History(string(obj, "room"), before == null || before.isNull() ? 0 : before.longValue(),
+      limit == null || limit.isNull() ? DEFAULT_HISTORY_PAGE : limit.intValue());
+  }
+
+  /** The answer to a publish on every transport: {@code {"id", "offset"?, "epoch"?}}. */
+  public static ObjectNode published(ChatEvent.Message message) {
+    ObjectNode answer = Json.MAPPER.createObjectNode().put("id", message.id());
+    if (message.offset() != null) {
+      answer.put("offset", message.offset()).put("epoch", message.epoch());
+    }
+    return answer;
+  }
+
+  /** The answer to a history command on every transport: {@code {"room", "messages", "epoch", "offset"}}. */
+  public static ObjectNode historyPage(Outcome.History page) {
+    ObjectNode answer = Json.MAPPER.createObjectNode().put("room", page.room());
+    answer.set("messages", Json.MAPPER.valueToTree(page.messages()));
+    return answer.put("epoch", page.top().epoch()).put("offset", page.top().offset());
+  }
+
+  /** Messages a {@code history} command returns without {@code limit}. */
+  public static final int DEFAULT_HISTORY_PAGE = 50;
 
   /** {@code {"room"}}. */
   public static Command.Leave leave(JsonNode obj) {
@@ -63,7 +100,7 @@ public final class CommandFields {
     return new StreamPosition(epoch.textValue(), offset.longValue());
   }
 
-  static int history(JsonNode obj) {
+  static int historyCount(JsonNode obj) {
     JsonNode v = obj.get("history");
     if (v == null || v.isNull()) {
       return 0;

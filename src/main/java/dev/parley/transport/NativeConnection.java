@@ -192,6 +192,7 @@ public abstract class NativeConnection implements Connection {
       case "join" -> CommandFields.join(frame);
       case "publish" -> CommandFields.publish(frame);
       case "leave" -> CommandFields.leave(frame);
+      case "history" -> CommandFields.history(frame);
       case "ping" -> new Command.Ping();
       default -> throw new ChatException(ErrorCode.BAD_REQUEST, "unknown type \"" + truncate(type) + "\"");
     };
@@ -207,12 +208,17 @@ public abstract class NativeConnection implements Connection {
       }
     } else if (outcome instanceof Outcome.Published published) {
       if (r != null) {
-        ObjectNode ack = ack(r).put("id", published.message().id());
-        if (published.message().offset() != null) {
-          ack.put("offset", published.message().offset()).put("epoch", published.message().epoch());
-        }
+        ObjectNode ack = ack(r);
+        ack.setAll(CommandFields.published(published.message()));
         send(ack.toString());
       }
+    } else if (outcome instanceof Outcome.History page) {
+      ObjectNode frame = Json.MAPPER.createObjectNode().put("type", "history");
+      frame.setAll(CommandFields.historyPage(page));
+      if (r != null) {
+        frame.set("ref", r);
+      }
+      send(frame.toString());
     } else if (outcome instanceof Outcome.Left) {
       if (r != null) {
         send(ack(r).toString());

@@ -69,6 +69,11 @@ public final class BridgeChatClient extends DelegatingChatClient<BridgeClient> {
   }
 
   @Override
+  public Future<JsonObject> history(String room, JsonObject options) {
+    return command("parley.history", options.copy().put("room", room));
+  }
+
+  @Override
   public Future<Void> leave(String room) {
     return command("parley.leave", new JsonObject().put("room", room)).mapEmpty();
   }

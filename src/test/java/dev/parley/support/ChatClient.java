@@ -26,6 +26,9 @@ public interface ChatClient {
 
   Future<Void> leave(String room);
 
+  /** Reads a page of a joined room's history; completes with {@code {"room","messages","epoch","offset"}}. */
+  Future<JsonObject> history(String room, JsonObject options);
+
   /** The first room event (already received or coming) of this {@code type} that matches. */
   Future<JsonObject> event(String type, Predicate<JsonObject> match, String what);
 

@@ -35,6 +35,11 @@ public final class NativeChatClient extends DelegatingChatClient<TestClient> {
   }
 
   @Override
+  public Future<JsonObject> history(String room, JsonObject options) {
+    return command(options.copy().put("type", "history").put("room", room));
+  }
+
+  @Override
   public Future<Void> leave(String room) {
     return command(new JsonObject().put("type", "leave").put("room", room)).mapEmpty();
   }

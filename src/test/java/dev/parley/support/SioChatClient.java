@@ -33,6 +33,11 @@ public final class SioChatClient extends DelegatingChatClient<SioClient> {
   }
 
   @Override
+  public Future<JsonObject> history(String room, JsonObject options) {
+    return command("history", options.copy().put("room", room));
+  }
+
+  @Override
   public Future<Void> leave(String room) {
     return command("leave", new JsonObject().put("room", room)).mapEmpty();
   }

@@ -7,6 +7,7 @@ import dev.parley.core.Hub;
 import dev.parley.core.Session;
 import dev.parley.core.Json;
 import dev.parley.core.Outcome;
+import dev.parley.transport.CommandFields;
 import dev.parley.transport.Outbound;
 import dev.parley.transport.OutboundMemory;
 import dev.parley.transport.sockjs.SockJsTransport;
@@ -140,7 +141,9 @@ final class BridgeConnection implements Connection {
       notListening.remove(left.room());
       msg.reply(new JsonObject());
     } else if (outcome instanceof Outcome.Published published) {
-      msg.reply(new JsonObject().put("id", published.message().id()));
+      msg.reply(new JsonObject(CommandFields.published(published.message()).toString()));
+    } else if (outcome instanceof Outcome.History page) {
+      msg.reply(new JsonObject(CommandFields.historyPage(page).toString()));
     } else if (outcome instanceof Outcome.Failed failed) {
       msg.fail(failed.error().code().number(), failed.error().code().wire());
     } else {

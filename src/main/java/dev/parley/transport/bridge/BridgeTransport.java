@@ -35,7 +35,7 @@ import java.util.Map;
  * The Vert.x SockJS event bus bridge at {@code /eventbus}, deny-by-default.
  *
  * <p>Inbound, a client may only {@code send} to {@code parley.join} {room, name}, {@code parley.publish}
- * {room, text} and {@code parley.leave} {room}. The bridge hook rewrites those to this hub's private
+ * {room, text}, {@code parley.leave} {room} and {@code parley.history} {room, before?, limit?}. The bridge hook rewrites those to this hub's private
  * addresses and stamps the socket's session id in a header it controls (client headers are dropped),
  * so commands run on the socket's own hub and a client can never act as another session or publish
  * under another name. Replies: the presence object for join, {@code {"id":...}} for publish,
@@ -50,7 +50,7 @@ public final class BridgeTransport {
   private static final Logger LOG = LoggerFactory.getLogger(BridgeTransport.class);
   private static final String SESSION_HEADER = "parley-session";
   private static final String DENIED = "parley.denied";
-  private static final List<String> COMMANDS = List.of("join", "publish", "leave");
+  private static final List<String> COMMANDS = List.of("join", "publish", "leave", "history");
 
   private final Vertx vertx;
   private final ParleyNode node;
@@ -76,9 +76,7 @@ public final class BridgeTransport {
 
   private Future<Router> start() {
     ParleyConfig config = node.config();
-    MessageConsumer<Object> join = consumer("join");
-    MessageConsumer<Object> publish = consumer("publish");
-    MessageConsumer<Object> leave = consumer("leave");
+    List<MessageConsumer<Object>> consumers = COMMANDS.stream().map(this::consumer).toList();
 
     SockJSBridgeOptions options = new SockJSBridgeOptions()
       .setPingTimeout(config.bridge().pingTimeoutMs())
@@ -90,7 +88,7 @@ public final class BridgeTransport {
       options.addInboundPermitted(new PermittedOptions().setAddress(hubAddress + command));
     }
     Router router = SockJSHandler.create(vertx, SockJsTransport.options(config)).bridge(options, this::onBridgeEvent);
-    return Future.all(join.completion(), publish.completion(), leave.completion()).map(router);
+    return Future.all(consumers.stream().map(MessageConsumer::completion).toList()).map(router);
   }
 
   /**
@@ -119,6 +117,7 @@ public final class BridgeTransport {
         case "join" -> CommandFields.join(tree(b));
         case "publish" -> CommandFields.publish(tree(b));
         case "leave" -> CommandFields.leave(tree(b));
+        case "history" -> CommandFields.history(tree(b));
         default -> throw new ChatException(ErrorCode.BAD_REQUEST, "unknown command");
       };
     } catch (ChatException e) {

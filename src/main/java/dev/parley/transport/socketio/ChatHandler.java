@@ -175,6 +175,10 @@ final class ChatHandler implements SioHandler {
         speak(socket, Dialect.NATIVE);
         return CommandFields.leave(object(first));
       }
+      case "history" -> {
+        speak(socket, Dialect.NATIVE);
+        return CommandFields.history(object(first));
+      }
       case "connected" -> {
         speak(socket, Dialect.SEED000);
         return new Command.Join(config.defaultRoom(), first == null ? null : first.asText(null));
@@ -202,7 +206,9 @@ final class ChatHandler implements SioHandler {
       }
       answer = p;
     } else if (outcome instanceof Outcome.Published published) {
-      answer = Json.MAPPER.createObjectNode().put("id", published.message().id());
+      answer = CommandFields.published(published.message());
+    } else if (outcome instanceof Outcome.History page) {
+      answer = CommandFields.historyPage(page);
     } else if (outcome instanceof Outcome.Failed failed) {
       SioConnection.refuse(socket, ack, failed.error());
       return;

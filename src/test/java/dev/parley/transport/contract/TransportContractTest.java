@@ -190,6 +190,50 @@ public abstract class TransportContractTest {
     })).onComplete(ctx.succeedingThenComplete());
   }
 
+  /**
+   * A member pages backwards through a room's history: the newest first page, then the page before it;
+   * a room it has not joined is refused with not_joined, a bad limit with bad_request.
+   */
+  @Test
+  void aMemberPagesBackThroughTheRoomsHistory(Vertx vertx, VertxTestContext ctx) {
+    List<String> texts = numbered("h-", 30);
+    start(vertx, new JsonObject()).compose(port -> Future.all(connect(vertx, port), ws(vertx, port))).compose(all -> {
+      ChatClient x = all.resultAt(0);
+      ChatClient w = all.resultAt(1);
+      return w.join("paged", "wendy").compose(p -> ChatFlows.publishAll(w, "paged", texts))
+        .compose(v -> x.join("paged", "reader"))
+        .compose(p -> x.history("paged", new JsonObject().put("limit", 10)))
+        .compose(newest -> {
+          JsonArray m = newest.getJsonArray("messages");
+          ctx.verify(() -> {
+            assertEquals(texts.subList(20, 30), texts(m), "the newest 10, oldest first");
+            assertEquals(30L, newest.getLong("offset"));
+          });
+          return x.history("paged", new JsonObject().put("limit", 10).put("before", m.getJsonObject(0).getLong("offset")));
+        })
+        .compose(older -> {
+          ctx.verify(() -> assertEquals(texts.subList(10, 20), texts(older.getJsonArray("messages")), "the 10 before"));
+          return refusal(x.history("elsewhere", new JsonObject()));
+        })
+        .compose(refused -> {
+          ctx.verify(() -> assertEquals("not_joined", refused.code()));
+          return refusal(x.history("paged", new JsonObject().put("limit", 1000)));
+        })
+        .map(refused -> {
+          ctx.verify(() -> assertEquals("bad_request", refused.code()));
+          return null;
+        });
+    }).onComplete(ctx.succeedingThenComplete());
+  }
+
+  private static List<String> texts(JsonArray messages) {
+    List<String> out = new ArrayList<>();
+    for (int i = 0; i < messages.size(); i++) {
+      out.add(messages.getJsonObject(i).getString("text"));
+    }
+    return out;
+  }
+
   @Test
   void presenceListsMembersOfEveryTransportAndJoinsAreAnnounced(Vertx vertx, VertxTestContext ctx) {
     start(vertx, new JsonObject()).compose(port -> Future.all(connect(vertx, port), ws(vertx, port), ws(vertx, port)))
