@@ -20,6 +20,10 @@ const RETURN_GRACE_MS = 30_000;
  * the first ones closed look as if they left).
  */
 const LEAVE_GRACE_MS = 1_500;
+/** Messages a room shows from before we joined it (and what we ask for when recovery is impossible). */
+const HISTORY_ON_JOIN = 50;
+/** Message ids remembered per room, so a replay never shows a message twice. */
+const SEEN_LIMIT = 1000;
 /** Messages from one sender closer than this are grouped under one header. */
 const GROUP_WINDOW_MS = 5 * 60_000;
 /** Distance from the bottom (px) that still counts as "reading the latest". */
@@ -185,7 +189,12 @@ function announce(text) {
  * @property {boolean} stick          reader is at the bottom: follow new messages
  * @property {number} scrollTop
  * @property {number} unseenBelow     messages that arrived while scrolled up
- * @property {Array<{text: string, item: HTMLElement, ref: string}>} pending  own, unconfirmed
+ * @property {Array<{text: string, item: HTMLElement, ref: string|null, cid: string}>} pending  own, unconfirmed
+ *           (ref null: not sent yet, waiting for the connection; sent again with the same cid after a cut)
+ * @property {{epoch: string, offset: number}|null} position  the last message we have, to recover from
+ * @property {Map<string, true>} seen   ids of messages shown (bounded), so replays do not double them
+ * @property {boolean} replaying      our own `joined` came; replayed messages follow until `presence`
+ * @property {number} replayed        messages replayed since our own `joined`
  * @property {{session: string, ts: number}|null} lastSender  for grouping
  * @property {string} lastDay
  */
@@ -226,6 +235,7 @@ function createRoom(id, name) {
     id, name, status: 'joining', everJoined: false, rejoining: false,
     members: new Map(), namesBeforeDrop: [], expectedBack: new Map(), pendingLeaves: new Map(),
     unread: 0, stick: true, scrollTop: 0, unseenBelow: 0, pending: [],
+    position: null, seen: new Map(), replaying: false, replayed: 0,
     lastSender: null, lastDay: '',
     log, tabItem, tab, badge,
   };
@@ -356,7 +366,10 @@ function sendJoin(room) {
   const ref = nextRef();
   state.refs.set(ref, { kind: 'join', room: room.id });
   room.status = 'joining';
-  connection.send({ type: 'join', room: room.id, name: room.name, ref });
+  const frame = { type: 'join', room: room.id, name: room.name, history: HISTORY_ON_JOIN, ref };
+  // after a cut: everything after the last message we have (the history is the fallback)
+  if (room.position) frame.since = room.position;
+  connection.send(frame);
   updateTab(room);
 }
 
@@ -555,25 +568,43 @@ function sendMessage() {
     ui.composerError.dataset.reason = 'length'; // cleared as soon as the text fits again
     return;
   }
-  if (!connection.live) {
-    showComposerError('Not connected. Your message is kept here until the connection is back.');
+  if (room.status === 'error') {
+    showComposerError(describeError({ code: 'not_joined' }));
     return;
   }
-  if (room.status !== 'joined') {
-    showComposerError(room.status === 'joining' ? 'Still joining this room, one moment…' : describeError({ code: 'not_joined' }));
-    return;
-  }
-  const ref = nextRef();
   const item = addMessage(room, { session: state.session, name: room.name, text, ts: Date.now() }, true);
   item.classList.add('pending');
-  item.dataset.ref = ref;
-  const entry = { text, item, ref };
+  const entry = { text, item, ref: null, cid: newClientId() };
   room.pending.push(entry);
-  state.refs.set(ref, { kind: 'publish', room: room.id, entry });
-  connection.send({ type: 'publish', room: room.id, text, ref });
+  if (connection.live && room.status === 'joined') publishEntry(room, entry);
+  else {
+    entry.waited = true;
+    item.title = 'Waiting for the connection: sent as soon as it is back';
+  }
   ui.messageInput.value = '';
   showComposerError('');
   updateCounter();
+}
+
+/** A client message id: the server posts a message once per id, however often it is sent. */
+function newClientId() {
+  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`;
+}
+
+function publishEntry(room, entry) {
+  const ref = nextRef();
+  entry.ref = ref;
+  entry.item.dataset.ref = ref;
+  entry.item.removeAttribute('title');
+  state.refs.set(ref, { kind: 'publish', room: room.id, entry });
+  connection.send({ type: 'publish', room: room.id, text: entry.text, cid: entry.cid, ref });
+}
+
+/** Sends what waited for the connection (or was cut off unconfirmed), once the room is joined again. */
+function flushPending(room) {
+  for (const entry of room.pending) {
+    if (entry.ref === null) publishEntry(room, entry);
+  }
 }
 
 function markFailed(room, entry, reason) {
@@ -683,8 +714,10 @@ function onDisconnect() {
   state.session = null;
   for (const [ref, pending] of state.refs) {
     if (pending.kind === 'publish') {
-      const room = state.rooms.get(pending.room);
-      if (room && room.pending.includes(pending.entry)) markFailed(room, pending.entry, 'connection lost before the server confirmed it');
+      // not confirmed: sent again with the same client id once we are back, so it is posted once
+      pending.entry.ref = null;
+      pending.entry.waited = true;
+      pending.entry.item.title = 'Waiting for the connection: sent as soon as it is back';
     }
     state.refs.delete(ref);
   }
@@ -703,12 +736,19 @@ function onDisconnect() {
   renderPresence();
 }
 
-function onJoined({ room: id, session, name, ts }) {
+function onJoined({ room: id, session, name, ts, recovered, reason, epoch, offset }) {
   const room = state.rooms.get(id);
   if (!room) return;
   if (session === state.session) {
     room.members.set(session, name);
     if (!room.rejoining) addNotice(room, `You joined #${id} as ${name}`, 'self', ts);
+    if (recovered === false && room.position) addNotice(room, gapText(reason), 'gap', ts);
+    if (typeof epoch === 'string' && Number.isInteger(offset)) {
+      // the replay that follows brings us up to here
+      room.position = { epoch, offset };
+      room.replaying = true;
+      room.replayed = 0;
+    }
   } else {
     if (room.members.has(session)) return;
     const known = [...room.members.values()].includes(name);
@@ -723,6 +763,14 @@ function onJoined({ room: id, session, name, ts }) {
     if (!known && !returning) addNotice(room, `${name} joined`, 'join', ts);
   }
   if (state.active === id) renderPresence();
+}
+
+function gapText(reason) {
+  switch (reason) {
+    case 'too_old': return 'Some messages are missing: you were away longer than the server keeps them.';
+    case 'epoch_changed': return 'Some messages may be missing: the server\'s history was reset while you were away.';
+    default: return 'Messages sent while you were away could not be recovered.';
+  }
 }
 
 function onPresence({ room: id, members, total }) {
@@ -748,11 +796,22 @@ function onPresence({ room: id, members, total }) {
       setTimeout(() => settleReturns(id), RETURN_GRACE_MS + 100);
     }
   }
+  if (room.replaying && !room.everJoined && room.replayed > 0) {
+    // the conversation so far is above; what comes now is live
+    const divider = el('div', 'history-divider');
+    divider.setAttribute('role', 'separator');
+    divider.dataset.testid = 'history-divider';
+    divider.append(el('span', '', 'New messages'));
+    room.log.append(divider);
+    room.lastSender = null;
+  }
+  room.replaying = false;
   room.rejoining = false;
   room.everJoined = true;
   room.namesBeforeDrop = [];
   room.status = 'joined';
   updateTab(room);
+  flushPending(room);
   if (state.active === id) {
     updateRoomChrome();
     renderPresence();
@@ -774,24 +833,36 @@ function settleReturns(id) {
 function onMessage(frame) {
   const room = state.rooms.get(frame.room);
   if (!room || typeof frame.text !== 'string') return;
+  if (typeof frame.epoch === 'string' && Number.isInteger(frame.offset)
+    && (!room.position || room.position.epoch !== frame.epoch || frame.offset > room.position.offset)) {
+    room.position = { epoch: frame.epoch, offset: frame.offset };
+  }
+  if (frame.id) {
+    if (room.seen.has(frame.id)) return; // replayed, and already on screen
+    room.seen.set(frame.id, true);
+    if (room.seen.size > SEEN_LIMIT) room.seen.delete(room.seen.keys().next().value);
+  }
+  const replayed = room.replaying;
+  if (replayed) room.replayed += 1;
+  const mine = frame.cid ? room.pending.find((p) => p.cid === frame.cid) : undefined;
+  if (mine) {
+    // our own message, back from the server (live, or in a replay after a cut): it is posted
+    confirm(room, mine, frame);
+    return;
+  }
   const own = state.mySessions.has(frame.session);
-  if (own && frame.session === state.session) {
+  if (own && frame.session === state.session && !frame.cid) {
     // The server runs one session's publishes in order and echoes each before acknowledging it, and a
     // refused one is answered (and dropped from pending) before any later echo: so this echo is the
     // oldest pending message, whatever its text. Its ack then carries the same id.
     const index = room.pending.length ? 0 : -1;
     if (index >= 0) {
-      const [entry] = room.pending.splice(index, 1);
-      entry.id = frame.id;
-      entry.item.classList.remove('pending');
-      entry.item.dataset.id = frame.id || '';
-      const time = entry.item.querySelector('time');
-      if (time) time.replaceWith(timeElement(frame.ts));
+      confirm(room, room.pending[index], frame);
       return;
     }
   }
   addMessage(room, frame, own);
-  if (own) return;
+  if (own || (replayed && !room.everJoined)) return; // the conversation before we came is not news
   if (state.active !== room.id) {
     room.unread += 1;
     updateTab(room);
@@ -799,6 +870,22 @@ function onMessage(frame) {
   } else if (document.hidden) {
     state.hiddenUnread += 1;
     updateTitle();
+  }
+}
+
+function confirm(room, entry, frame) {
+  room.pending = room.pending.filter((p) => p !== entry);
+  entry.id = frame.id;
+  if (frame.id) room.seen.set(frame.id, true); // its echo, should it come after the ack, is not news
+  entry.item.classList.remove('pending');
+  entry.item.removeAttribute('title');
+  entry.item.dataset.id = frame.id || '';
+  const time = entry.item.querySelector('time');
+  if (time) time.replaceWith(timeElement(frame.ts));
+  if (entry.waited && entry.item.nextElementSibling) {
+    // it waited for the connection while what was missed came in above it: it was posted after those
+    room.log.append(entry.item);
+    room.lastSender = null;
   }
 }
 
@@ -816,9 +903,14 @@ function onLeft({ room: id, session, name, ts }) {
   if (state.active === id) renderPresence();
 }
 
-function onAck({ ref, id }) {
+function onAck({ ref, id, ts }) {
   const pending = state.refs.get(ref);
   state.refs.delete(ref);
+  if (pending && pending.kind === 'publish' && id) {
+    const room = state.rooms.get(pending.room);
+    // a resend the server recognized by its client id: no new echo comes, the ack names the original
+    if (room && room.pending.includes(pending.entry)) confirm(room, pending.entry, { id, ts: ts || Date.now() });
+  }
   if (pending && pending.kind === 'publish' && pending.entry.id && id && pending.entry.id !== id) {
     // never expected: the echo matched to this message was another one
     console.warn(`parley: ack ${id} does not match the echo ${pending.entry.id}`);

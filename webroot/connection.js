@@ -98,6 +98,16 @@ export class Connection {
     window.addEventListener('online', () => {
       if (this.retryTimer) this.retryNow();
     });
+    // The browser says the network is gone: the link is most likely dead, though it may take the TCP
+    // stack minutes to notice. Drop it now and reconnect when the network is back; the rooms then
+    // recover what was said meanwhile, so nothing is lost by dropping a link that was in fact alive.
+    window.addEventListener('offline', () => {
+      const link = this.link;
+      if (link && !link.closed && !link.ended) {
+        this._linkEnded(this.generation, link, 1006, 'the network went offline', null);
+        link.close(1000, 'network offline');
+      }
+    });
     this._attempt();
   }
 

@@ -70,17 +70,19 @@ public sealed interface ChatEvent {
   /**
    * A published message; sent to every member, the sender included. With history on, {@code offset} and
    * {@code epoch} give its place in the room's stream (see {@link StreamPosition}); otherwise they are absent.
+   * {@code cid} is the client message id the publisher gave, if any (so it recognizes its own message
+   * whichever connection it arrives on).
    */
-  @JsonPropertyOrder({"type", "room", "session", "name", "text", "ts", "id", "offset", "epoch"})
-  record Message(String room, String session, String name, String text, long ts, String id, Long offset, String epoch)
-    implements ChatEvent {
+  @JsonPropertyOrder({"type", "room", "session", "name", "text", "ts", "id", "offset", "epoch", "cid"})
+  record Message(String room, String session, String name, String text, long ts, String id, Long offset, String epoch,
+                 String cid) implements ChatEvent {
     public Message(String room, String session, String name, String text, long ts, String id) {
-      this(room, session, name, text, ts, id, null, null);
+      this(room, session, name, text, ts, id, null, null, null);
     }
 
     /** The same message at a place in its room's stream. */
     public Message at(StreamPosition position) {
-      return new Message(room, session, name, text, ts, id, position.offset(), position.epoch());
+      return new Message(room, session, name, text, ts, id, position.offset(), position.epoch(), cid);
     }
 
     @Override

@@ -266,7 +266,7 @@ public final class Hub {
       throw new ChatException(ErrorCode.NOT_JOINED, "join " + room + " before publishing to it");
     }
     ChatEvent.Message m = new ChatEvent.Message(room, session.id(), name, text, clock.getAsLong(),
-      id + "-" + Long.toString(++messageSeq, 36));
+      id + "-" + Long.toString(++messageSeq, 36), null, null, cid);
     return post(r, m, cid);
   }
 

@@ -71,12 +71,11 @@ final class Wire {
     static Future<Ws> open(Vertx vertx, int port, String uri) {
       io.vertx.core.http.WebSocketClient client =
         vertx.createWebSocketClient(new WebSocketClientOptions().setMaxMessageSize(2_000_000).setMaxFrameSize(2_000_000));
-      return client.connect(new WebSocketConnectOptions().setHost("127.0.0.1").setPort(port).setURI(uri))
-        .map(ws -> {
-          Ws w = new Ws(vertx, ws);
-          w.client = client; // Vert.x closes a client once it is garbage collected: keep it referenced
-          return w;
-        });
+      // handlers before connecting: an Engine.IO open packet follows the 101 at once
+      io.vertx.core.http.ClientWebSocket ws = client.webSocket();
+      Ws w = new Ws(vertx, ws);
+      w.client = client; // Vert.x closes a client once it is garbage collected: keep it referenced
+      return ws.connect(new WebSocketConnectOptions().setHost("127.0.0.1").setPort(port).setURI(uri)).map(w);
     }
 
     /** Answers the server's pings from now on (a live client that just does nothing else). */

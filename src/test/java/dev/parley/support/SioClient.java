@@ -70,15 +70,14 @@ public final class SioClient extends TestClient {
       options.setReceiveBufferSize(receiveBuffer);
     }
     wsClient = vertx.createWebSocketClient(options);
-    return wsClient
-      .connect(new WebSocketConnectOptions().setHost("127.0.0.1").setPort(port)
+    // handlers before connecting: the Engine.IO open packet follows the 101 at once
+    io.vertx.core.http.ClientWebSocket socket = wsClient.webSocket();
+    ws = socket;
+    socket.textMessageHandler(this::onPacket);
+    socket.closeHandler(v -> end());
+    return socket.connect(new WebSocketConnectOptions().setHost("127.0.0.1").setPort(port)
         .setURI("/socket.io/?EIO=4&transport=websocket"))
-      .map(socket -> {
-        ws = socket;
-        socket.textMessageHandler(this::onPacket);
-        socket.closeHandler(v -> end());
-        return null;
-      });
+      .mapEmpty();
   }
 
   private Future<Void> openPolling() {

@@ -54,14 +54,12 @@ public class SockJsWsClient extends TestClient {
       clientOptions.setReceiveBufferSize(receiveBuffer);
     }
     client = vertx.createWebSocketClient(clientOptions);
-    return client
-      .connect(options)
-      .compose(ws -> {
-        this.ws = ws;
-        ws.textMessageHandler(frame -> SockJsFrames.decode(frame, opened::tryComplete, this::received, this::ended));
-        ws.closeHandler(v -> ended(-1));
-        return opened.future();
-      });
+    // handlers before connecting: the open frame follows the 101 at once
+    io.vertx.core.http.ClientWebSocket socket = client.webSocket();
+    this.ws = socket;
+    socket.textMessageHandler(frame -> SockJsFrames.decode(frame, opened::tryComplete, this::received, this::ended));
+    socket.closeHandler(v -> ended(-1));
+    return socket.connect(options).compose(connected -> opened.future());
   }
 
   @Override

@@ -39,12 +39,13 @@ public final class WsClient extends TestClient {
     WebSocketClient client = vertx.createWebSocketClient(clientOptions);
     WsClient c = new WsClient(vertx, client);
     options.setHost("127.0.0.1").setPort(port).setURI("/ws");
-    return client.connect(options).compose(ws -> {
-      c.ws = ws;
-      ws.textMessageHandler(c::received);
-      ws.closeHandler(v -> c.ended(ws.closeStatusCode() == null ? -1 : ws.closeStatusCode()));
-      return c.expect("welcome").map(c);
-    });
+    // Handlers are set before connecting: the server writes welcome right after the 101, and a handler
+    // set once connect's future completes (a hop to the caller's context) could miss it.
+    io.vertx.core.http.ClientWebSocket ws = client.webSocket();
+    c.ws = ws;
+    ws.textMessageHandler(c::received);
+    ws.closeHandler(v -> c.ended(ws.closeStatusCode() == null ? -1 : ws.closeStatusCode()));
+    return ws.connect(options).compose(connected -> c.expect("welcome").map(c));
   }
 
   public WebSocket socket() {

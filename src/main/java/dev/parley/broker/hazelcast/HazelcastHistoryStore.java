@@ -22,6 +22,7 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 
@@ -60,13 +61,31 @@ final class HazelcastHistoryStore implements HistoryStore {
     return true;
   }
 
+  /**
+   * This node's appends per room, one after the other: Hazelcast may run two invocations in flight for
+   * one key in either order, and the order of appends is the order members receive messages in.
+   */
+  private final ConcurrentHashMap<String, Future<Done>> tails = new ConcurrentHashMap<>();
+
   @Override
   public Future<Appended> append(ChatEvent.Message message, String cid) {
     Append op = new Append(Json.encode(message), cid, size, ttlMs, clock.getAsLong(), newEpoch());
-    return Callers.onCaller(Future.fromCompletionStage(streams.submitToKey(message.room(), op)).map(r -> {
+    String room = message.room();
+    @SuppressWarnings("unchecked")
+    Future<Done>[] mine = new Future[1];
+    tails.compute(room, (r, tail) -> {
+      mine[0] = tail == null ? submit(room, op) : tail.transform(previous -> submit(room, op));
+      return mine[0];
+    });
+    mine[0].onComplete(ar -> tails.remove(room, mine[0]));
+    return Callers.onCaller(mine[0].map(r -> {
       StreamPosition at = new StreamPosition(r.epoch(), r.offset());
       return r.duplicate() == null ? new Appended(message.at(at), false) : new Appended(read(r.duplicate()).at(at), true);
     }));
+  }
+
+  private Future<Done> submit(String room, Append op) {
+    return Future.fromCompletionStage(streams.submitToKey(room, op));
   }
 
   @Override
