@@ -102,7 +102,7 @@ public final class ParleyNode {
     if (!h.enabled()) {
       return HistoryStore.OFF;
     }
-    MemoryHistoryStore store = new MemoryHistoryStore(h.size(), h.ttlMs(), h.memoryBytes(), System::currentTimeMillis);
+    MemoryHistoryStore store = new MemoryHistoryStore(h, h.memoryBytes(), System::currentTimeMillis);
     vertx.setPeriodic(60_000, t -> store.sweep());
     return store;
   }

@@ -59,6 +59,20 @@ class ConfigTest {
     assertRejected("{\"sockjs\":{\"disabledTransports\":[\"CARRIER_PIGEON\"]}}", "sockjs.disabledTransports");
     assertRejected("{\"node\":{\"id\":\"has space\"}}", "node.id");
     assertRejected("{\"extra\":true}", "unknown configuration key extra");
+    assertRejected("{\"history\":{\"rooms\":[{\"match\":\"bad room\"}]}}", "history.rooms[0].match");
+    assertRejected("{\"history\":{\"rooms\":[{\"match\":\"a*\",\"sise\":3}]}}", "unknown configuration key history.rooms[0].sise");
+    assertRejected("{\"history\":{\"rooms\":{}}}", "history.rooms must be a JSON array");
+  }
+
+  @Test
+  void historyRulesByRoomPatternFirstMatchWins() {
+    var h = read("{\"history\":{\"size\":100,\"rooms\":[{\"match\":\"quiet-*\",\"size\":0},"
+      + "{\"match\":\"support-*\",\"size\":2000,\"ttlMs\":60000},{\"match\":\"*\",\"size\":7}]}}").history();
+    assertEquals(0, h.size("quiet-1"));
+    assertEquals(2000, h.size("support-eu"));
+    assertEquals(60_000, h.ttlMs("support-eu"));
+    assertEquals(7, h.size("lobby"));
+    assertEquals(h.ttlMs(), h.ttlMs("lobby"), "a rule without ttlMs keeps the default");
   }
 
   @Test

@@ -1,6 +1,7 @@
 package dev.parley.broker;
 
 import dev.parley.core.ChatEvent;
+import dev.parley.core.HistoryRules;
 import dev.parley.core.HistoryStore;
 import dev.parley.core.StreamPosition;
 import io.vertx.core.Future;
@@ -30,8 +31,7 @@ public final class MemoryHistoryStore implements HistoryStore {
 
   private static final SecureRandom RANDOM = new SecureRandom();
 
-  private final int size;
-  private final long ttlMs;
+  private final HistoryRules rules;
   private final long memoryBytes;
   private final LongSupplier clock;
   private final ConcurrentHashMap<String, Stream> streams = new ConcurrentHashMap<>();
@@ -39,14 +39,19 @@ public final class MemoryHistoryStore implements HistoryStore {
   private final AtomicLong writes = new AtomicLong();
 
   public MemoryHistoryStore(int size, long ttlMs, long memoryBytes, LongSupplier clock) {
-    this.size = size;
-    this.ttlMs = ttlMs;
+    this(HistoryRules.fixed(size, ttlMs), memoryBytes, clock);
+  }
+
+  public MemoryHistoryStore(HistoryRules rules, long memoryBytes, LongSupplier clock) {
+    this.rules = rules;
     this.memoryBytes = memoryBytes;
     this.clock = clock;
   }
 
   private static final class Stream {
     final String room;
+    final int size;
+    final long ttlMs;
     final String epoch = newEpoch();
     final ArrayDeque<Kept> kept = new ArrayDeque<>();
     final Map<String, ChatEvent.Message> byCid = new LinkedHashMap<>();
@@ -54,8 +59,10 @@ public final class MemoryHistoryStore implements HistoryStore {
     long lastWrite;
     boolean dropped;
 
-    Stream(String room) {
+    Stream(String room, HistoryRules rules) {
       this.room = room;
+      this.size = rules.size(room);
+      this.ttlMs = rules.ttlMs(room);
     }
   }
 
@@ -72,10 +79,15 @@ public final class MemoryHistoryStore implements HistoryStore {
   }
 
   @Override
+  public boolean keeps(String room) {
+    return rules.keeps(room);
+  }
+
+  @Override
   public Future<Appended> append(ChatEvent.Message message, String cid) {
     long now = clock.getAsLong();
     while (true) {
-      Stream s = streams.computeIfAbsent(message.room(), Stream::new);
+      Stream s = streams.computeIfAbsent(message.room(), r -> new Stream(r, rules));
       Appended appended;
       int charged;
       synchronized (s) {
@@ -97,7 +109,7 @@ public final class MemoryHistoryStore implements HistoryStore {
           s.byCid.put(cid, positioned);
         }
         s.lastWrite = writes.incrementAndGet();
-        while (s.kept.size() > size) {
+        while (s.kept.size() > s.size) {
           forget(s, s.kept.removeFirst());
         }
         appended = new Appended(positioned, false);
@@ -118,7 +130,7 @@ public final class MemoryHistoryStore implements HistoryStore {
 
   /** Drops messages older than {@code ttlMs} from the front of a stream (called under its lock). */
   private void expire(Stream s, long now) {
-    while (!s.kept.isEmpty() && now - s.kept.peekFirst().at() > ttlMs) {
+    while (!s.kept.isEmpty() && now - s.kept.peekFirst().at() > s.ttlMs) {
       forget(s, s.kept.removeFirst());
     }
   }
@@ -182,7 +194,7 @@ public final class MemoryHistoryStore implements HistoryStore {
 
   @Override
   public Future<StreamPosition> top(String room) {
-    Stream s = streams.computeIfAbsent(room, Stream::new);
+    Stream s = streams.computeIfAbsent(room, r -> new Stream(r, rules));
     synchronized (s) {
       return Future.succeededFuture(new StreamPosition(s.epoch, s.top));
     }
@@ -192,7 +204,7 @@ public final class MemoryHistoryStore implements HistoryStore {
   public Future<Replay> since(String room, StreamPosition after) {
     long now = clock.getAsLong();
     while (true) {
-      Stream s = streams.computeIfAbsent(room, Stream::new);
+      Stream s = streams.computeIfAbsent(room, r -> new Stream(r, rules));
       synchronized (s) {
         if (s.dropped) {
           continue;

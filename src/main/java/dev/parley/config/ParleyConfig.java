@@ -2,6 +2,7 @@ package dev.parley.config;
 
 import io.vertx.core.json.JsonObject;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -89,13 +90,57 @@ public record ParleyConfig(
    * {@code history.*}: each room's recent messages, kept so that joiners see the conversation and clients
    * recover what they missed. {@code size} 0 turns history off.
    */
-  public record HistoryConfig(int size, long ttlMs, long memoryBytes) {
+  public record HistoryConfig(int size, long ttlMs, long memoryBytes, List<RoomHistory> rooms)
+    implements dev.parley.core.HistoryRules {
     public static final int DEFAULT_SIZE = 500;
     public static final long DEFAULT_TTL_MS = 24 * 3_600_000L;
     public static final long DEFAULT_MEMORY_BYTES = 64L << 20;
 
+    public HistoryConfig(int size, long ttlMs, long memoryBytes) {
+      this(size, ttlMs, memoryBytes, List.of());
+    }
+
+    public HistoryConfig {
+      rooms = List.copyOf(rooms);
+    }
+
+    /** Whether any room keeps history (the default, or a room rule). */
     public boolean enabled() {
-      return size > 0;
+      return size > 0 || rooms.stream().anyMatch(r -> r.size() > 0);
+    }
+
+    private RoomHistory rule(String room) {
+      for (RoomHistory r : rooms) {
+        if (r.matches(room)) {
+          return r;
+        }
+      }
+      return null;
+    }
+
+    @Override
+    public int size(String room) {
+      RoomHistory r = rule(room);
+      return r == null ? size : r.size();
+    }
+
+    @Override
+    public long ttlMs(String room) {
+      RoomHistory r = rule(room);
+      return r == null ? ttlMs : r.ttlMs();
+    }
+  }
+
+  /** One {@code history.rooms} entry: rooms matching {@code match} ({@code *} any characters) keep this much. */
+  public record RoomHistory(String match, int size, long ttlMs, java.util.regex.Pattern pattern) {
+    public static RoomHistory of(String match, int size, long ttlMs) {
+      String regex = java.util.Arrays.stream(match.split("\\*", -1)).map(java.util.regex.Pattern::quote)
+        .collect(java.util.stream.Collectors.joining("[A-Za-z0-9_.-]*"));
+      return new RoomHistory(match, size, ttlMs, java.util.regex.Pattern.compile(regex));
+    }
+
+    boolean matches(String room) {
+      return pattern.matcher(room).matches();
     }
   }
 
@@ -294,10 +339,21 @@ public record ParleyConfig(
     io.done();
 
     Section hi = root.section("history");
-    HistoryConfig history = new HistoryConfig(
-      hi.intValue("size", HistoryConfig.DEFAULT_SIZE, 0, 100_000),
-      hi.longValue("ttlMs", HistoryConfig.DEFAULT_TTL_MS, 1_000, 30L * 24 * 3_600_000),
-      hi.longValue("memoryBytes", HistoryConfig.DEFAULT_MEMORY_BYTES, 1L << 20, 1L << 40));
+    int historySize = hi.intValue("size", HistoryConfig.DEFAULT_SIZE, 0, 100_000);
+    long historyTtl = hi.longValue("ttlMs", HistoryConfig.DEFAULT_TTL_MS, 1_000, 30L * 24 * 3_600_000);
+    long historyMemory = hi.longValue("memoryBytes", HistoryConfig.DEFAULT_MEMORY_BYTES, 1L << 20, 1L << 40);
+    List<RoomHistory> roomRules = new ArrayList<>();
+    for (Section r : hi.sections("rooms")) {
+      String match = r.nonEmptyString("match", null);
+      if (match == null || !match.matches("[A-Za-z0-9_.*-]{1,64}")) {
+        throw r.invalid("match", "must be a room name pattern of [A-Za-z0-9_.-] and * (any characters), got "
+          + (match == null ? "nothing" : "\"" + match + "\""));
+      }
+      roomRules.add(RoomHistory.of(match, r.intValue("size", historySize, 0, 100_000),
+        r.longValue("ttlMs", historyTtl, 1_000, 30L * 24 * 3_600_000)));
+      r.done();
+    }
+    HistoryConfig history = new HistoryConfig(historySize, historyTtl, historyMemory, roomRules);
     hi.done();
 
     root.done();

@@ -115,6 +115,26 @@ final class Section {
     return List.copyOf(out);
   }
 
+  /** An array of objects, each read as a section ({@code name[i]}); empty when absent. */
+  List<Section> sections(String name) {
+    read.add(name);
+    Object v = json.getValue(name);
+    if (v == null) {
+      return List.of();
+    }
+    if (!(v instanceof io.vertx.core.json.JsonArray array)) {
+      throw new ConfigException(key(name) + " must be a JSON array of objects, got " + describe(v));
+    }
+    List<Section> out = new java.util.ArrayList<>();
+    for (int i = 0; i < array.size(); i++) {
+      if (!(array.getValue(i) instanceof JsonObject o)) {
+        throw new ConfigException(key(name) + "[" + i + "] must be a JSON object, got " + describe(array.getValue(i)));
+      }
+      out.add(new Section(key(name) + "[" + i + "]", o));
+    }
+    return out;
+  }
+
   ConfigException invalid(String name, String why) {
     return new ConfigException(key(name) + " " + why);
   }

@@ -18,6 +18,11 @@ public interface HistoryStore {
   /** Whether messages are kept at all; when not, messages carry no offset and nothing can be recovered. */
   boolean enabled();
 
+  /** Whether this room keeps history ({@code history.rooms} may turn it off for some rooms). */
+  default boolean keeps(String room) {
+    return enabled();
+  }
+
   /**
    * Appends a message (its {@code offset} and {@code epoch} unset) to its room's stream. Completes with
    * the message as stored, now positioned; with {@code cid} set and already used in the room within the

@@ -172,7 +172,7 @@ public final class Hub {
   }
 
   private Future<CatchUp> readCatchUp(Room r, Recovery recovery) {
-    if (!history.enabled()) {
+    if (!history.keeps(r.name)) {
       boolean asked = recovery != null && recovery.since() != null;
       return Future.succeededFuture(new CatchUp(List.of(), null, asked ? false : null, asked ? HistoryStore.Replay.HISTORY_OFF : null));
     }
@@ -224,7 +224,7 @@ public final class Hub {
     }
     StreamPosition top = caught.top();
     long replayedTo = -1;
-    if (top != null && history.enabled()) {
+    if (top != null && history.keeps(room)) {
       replayedTo = top.epoch().equals(r.epoch) ? top.offset() : -1;
       top = r.delivered >= 0 && (replayedTo < 0 || r.delivered > replayedTo)
         ? new StreamPosition(r.epoch, r.delivered) : top;
@@ -272,7 +272,7 @@ public final class Hub {
 
   /** Appends to the room's history (which positions the message), then fans it out. */
   private Future<ChatEvent.Message> post(Room r, ChatEvent.Message m, String cid) {
-    if (!history.enabled()) {
+    if (!history.keeps(m.room())) {
       emit(r, m);
       return Future.succeededFuture(m);
     }
@@ -503,7 +503,7 @@ public final class Hub {
         if (r.dropped) {
           sub.unsubscribe();
         }
-        if (!history.enabled()) {
+        if (!history.keeps(room)) {
           return Future.succeededFuture();
         }
         // messages are delivered in offset order from the stream's current top on

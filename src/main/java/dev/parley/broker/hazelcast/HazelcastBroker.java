@@ -45,7 +45,7 @@ public final class HazelcastBroker implements Broker {
     HazelcastPresenceStore presence = new HazelcastPresenceStore(vertx, nodeId, hazelcast, e -> events[0].publish(e));
     events[0] = EventBusBroker.create(vertx, presence);
     HistoryStore store = history == null || !history.enabled() ? HistoryStore.OFF
-      : new HazelcastHistoryStore(hazelcast, history.size(), history.ttlMs(), System::currentTimeMillis);
+      : new HazelcastHistoryStore(hazelcast, history, System::currentTimeMillis);
     return presence.start().map(v -> new HazelcastBroker(events[0], presence, store));
   }
 

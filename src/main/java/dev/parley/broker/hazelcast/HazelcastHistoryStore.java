@@ -8,6 +8,7 @@ import com.hazelcast.map.ExtendedMapEntry;
 import com.hazelcast.map.IMap;
 import dev.parley.broker.Callers;
 import dev.parley.core.ChatEvent;
+import dev.parley.core.HistoryRules;
 import dev.parley.core.HistoryStore;
 import dev.parley.core.Json;
 import dev.parley.core.StreamPosition;
@@ -40,15 +41,13 @@ final class HazelcastHistoryStore implements HistoryStore {
   private static final SecureRandom RANDOM = new SecureRandom();
 
   private final IMap<String, Stream> streams;
-  private final int size;
-  private final long ttlMs;
+  private final HistoryRules rules;
   private final LongSupplier clock;
 
-  HazelcastHistoryStore(HazelcastInstance hazelcast, int size, long ttlMs, LongSupplier clock) {
+  HazelcastHistoryStore(HazelcastInstance hazelcast, HistoryRules rules, LongSupplier clock) {
     hazelcast.getConfig().addMapConfig(new MapConfig(MAP).setInMemoryFormat(InMemoryFormat.OBJECT));
     this.streams = hazelcast.getMap(MAP);
-    this.size = size;
-    this.ttlMs = ttlMs;
+    this.rules = rules;
     this.clock = clock;
   }
 
@@ -61,6 +60,11 @@ final class HazelcastHistoryStore implements HistoryStore {
     return true;
   }
 
+  @Override
+  public boolean keeps(String room) {
+    return rules.keeps(room);
+  }
+
   /**
    * This node's appends per room, one after the other: Hazelcast may run two invocations in flight for
    * one key in either order, and the order of appends is the order members receive messages in.
@@ -69,7 +73,8 @@ final class HazelcastHistoryStore implements HistoryStore {
 
   @Override
   public Future<Appended> append(ChatEvent.Message message, String cid) {
-    Append op = new Append(Json.encode(message), cid, size, ttlMs, clock.getAsLong(), newEpoch());
+    Append op = new Append(Json.encode(message), cid, rules.size(message.room()), rules.ttlMs(message.room()),
+      clock.getAsLong(), newEpoch());
     String room = message.room();
     @SuppressWarnings("unchecked")
     Future<Done>[] mine = new Future[1];
@@ -90,12 +95,12 @@ final class HazelcastHistoryStore implements HistoryStore {
 
   @Override
   public Future<StreamPosition> top(String room) {
-    return read(room, new Read(Read.TOP, 0, 0, clock.getAsLong(), ttlMs, newEpoch())).map(Window::top);
+    return read(room, new Read(Read.TOP, 0, 0, clock.getAsLong(), rules.ttlMs(room), newEpoch())).map(Window::top);
   }
 
   @Override
   public Future<Replay> since(String room, StreamPosition after) {
-    return read(room, new Read(Read.SINCE, after.offset(), 0, clock.getAsLong(), ttlMs, newEpoch())).map(w -> {
+    return read(room, new Read(Read.SINCE, after.offset(), 0, clock.getAsLong(), rules.ttlMs(room), newEpoch())).map(w -> {
       StreamPosition top = w.top();
       if (!top.epoch().equals(after.epoch()) || after.offset() > top.offset() || after.offset() < 0) {
         return Replay.failed(Replay.EPOCH_CHANGED, top);
@@ -110,7 +115,7 @@ final class HazelcastHistoryStore implements HistoryStore {
 
   @Override
   public Future<Replay> before(String room, long before, int limit) {
-    return read(room, new Read(Read.BEFORE, before, limit, clock.getAsLong(), ttlMs, newEpoch()))
+    return read(room, new Read(Read.BEFORE, before, limit, clock.getAsLong(), rules.ttlMs(room), newEpoch()))
       .map(w -> Replay.of(w.messages(), w.top()));
   }
 

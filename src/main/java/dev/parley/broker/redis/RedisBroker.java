@@ -63,7 +63,7 @@ public final class RedisBroker implements Broker {
     this.context = vertx.getOrCreateContext();
     this.presence = new RedisPresenceStore(vertx, nodeId, nodeTimeoutMs, this::send, this::publish);
     this.history = historyConfig == null || !historyConfig.enabled() ? HistoryStore.OFF
-      : new RedisHistoryStore(historyConfig.size(), historyConfig.ttlMs(), System::currentTimeMillis, this::send);
+      : new RedisHistoryStore(historyConfig, System::currentTimeMillis, this::send);
     this.publisher = new RedisLink(vertx, "commands", uri, push -> { }, c -> presence.resync());
     this.subscriber = new RedisLink(vertx, "subscriber", uri, this::onPush, this::resubscribe);
   }

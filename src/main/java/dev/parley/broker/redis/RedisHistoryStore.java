@@ -2,6 +2,7 @@ package dev.parley.broker.redis;
 
 import dev.parley.broker.Callers;
 import dev.parley.core.ChatEvent;
+import dev.parley.core.HistoryRules;
 import dev.parley.core.HistoryStore;
 import dev.parley.core.Json;
 import dev.parley.core.StreamPosition;
@@ -94,16 +95,14 @@ final class RedisHistoryStore implements HistoryStore {
     return {epoch, tostring(top), entries}
     """;
 
-  private final int size;
-  private final long ttlMs;
+  private final HistoryRules rules;
   private final LongSupplier clock;
   private final Function<Request, Future<Response>> redis;
   /** Rooms whose messages could not be kept (Redis away): they start a new epoch at their next use. */
   private final Set<String> broken = ConcurrentHashMap.newKeySet();
 
-  RedisHistoryStore(int size, long ttlMs, LongSupplier clock, Function<Request, Future<Response>> redis) {
-    this.size = size;
-    this.ttlMs = ttlMs;
+  RedisHistoryStore(HistoryRules rules, LongSupplier clock, Function<Request, Future<Response>> redis) {
+    this.rules = rules;
     this.clock = clock;
     this.redis = redis;
   }
@@ -129,6 +128,11 @@ final class RedisHistoryStore implements HistoryStore {
     return true;
   }
 
+  @Override
+  public boolean keeps(String room) {
+    return rules.keeps(room);
+  }
+
   /** Runs a script with the epoch arguments first; a room that lost messages gets its new epoch here. */
   private Future<Response> eval(String script, String room, List<String> keys, String... args) {
     boolean reset = broken.contains(room);
@@ -149,7 +153,8 @@ final class RedisHistoryStore implements HistoryStore {
   public Future<Appended> append(ChatEvent.Message message, String cid) {
     String json = Json.encode(message);
     Future<Appended> done = eval(APPEND, message.room(), List.of(meta(message.room()), stream(message.room()), cids(message.room())),
-      json, cid == null ? "" : cid, Integer.toString(size), Long.toString(ttlMs), Long.toString(clock.getAsLong()))
+      json, cid == null ? "" : cid, Integer.toString(rules.size(message.room())), Long.toString(rules.ttlMs(message.room())),
+      Long.toString(clock.getAsLong()))
       .map(reply -> {
         StreamPosition at = new StreamPosition(reply.get(1).toString(), reply.get(2).toLong());
         if ("dup".equals(reply.get(0).toString())) {
@@ -175,7 +180,7 @@ final class RedisHistoryStore implements HistoryStore {
         if (!top.epoch().equals(after.epoch()) || after.offset() > top.offset() || after.offset() < 0) {
           return Replay.failed(Replay.EPOCH_CHANGED, top);
         }
-        List<ChatEvent.Message> messages = messages(reply.get(2), top.epoch(), false);
+        List<ChatEvent.Message> messages = messages(reply.get(2), top.epoch(), rules.ttlMs(room), false);
         long expected = top.offset() - after.offset();
         if (messages.size() != expected || !messages.isEmpty() && messages.get(0).offset() != after.offset() + 1) {
           return Replay.failed(Replay.TOO_OLD, top);
@@ -194,7 +199,7 @@ final class RedisHistoryStore implements HistoryStore {
     Future<Replay> done = eval(RANGE, room, List.of(meta(room), stream(room)), "-", to, Integer.toString(limit), "1")
       .map(reply -> {
         StreamPosition top = new StreamPosition(reply.get(0).toString(), reply.get(1).toLong());
-        List<ChatEvent.Message> newestFirst = messages(reply.get(2), top.epoch(), true);
+        List<ChatEvent.Message> newestFirst = messages(reply.get(2), top.epoch(), rules.ttlMs(room), true);
         List<ChatEvent.Message> oldestFirst = new ArrayList<>(newestFirst.size());
         for (int i = newestFirst.size() - 1; i >= 0; i--) {
           oldestFirst.add(newestFirst.get(i));
@@ -205,7 +210,7 @@ final class RedisHistoryStore implements HistoryStore {
   }
 
   /** Stream entries ({@code [id, [m, json, t, ms]]}) as positioned messages, leaving out expired ones. */
-  private List<ChatEvent.Message> messages(Response entries, String epoch, boolean skipExpired) {
+  private List<ChatEvent.Message> messages(Response entries, String epoch, long ttlMs, boolean skipExpired) {
     List<ChatEvent.Message> out = new ArrayList<>();
     long oldest = clock.getAsLong() - ttlMs;
     if (entries == null) {
