@@ -85,6 +85,30 @@ class SocketIoNodeClientTest {
       .onComplete(ctx.succeedingThenComplete());
   }
 
+  /**
+   * Connection state recovery as socket.io-client 4.8 does it: the client's connection drops, ten messages
+   * are posted meanwhile, it reconnects by itself and reports {@code recovered}, having got each missed
+   * message once, in order. Two instances: the reconnection may land on the other one.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"default", "polling", "websocket"})
+  void aCutClientRecoversItsRoomsAndTheMessagesItMissed(String mode, Vertx vertx, VertxTestContext ctx) {
+    TestServer.start(vertx, new JsonObject(), 2)
+      .compose(port -> node(vertx, "recovery.mjs", mode, "rec-" + mode, "http://127.0.0.1:" + port))
+      .onComplete(ctx.succeeding(result -> {
+        ctx.verify(() -> {
+          assertEquals(Boolean.TRUE, result.getBoolean("recovered"), "socket.recovered: " + result);
+          List<Object> expected = new java.util.ArrayList<>(List.of("before"));
+          for (int i = 0; i < 10; i++) {
+            expected.add("missed " + i);
+          }
+          expected.add("after");
+          assertEquals(expected, result.getJsonArray("got").getList(), "each missed message once, in order");
+        });
+        ctx.completeNow();
+      }));
+  }
+
   @Test
   void seed000Vocabulary(Vertx vertx, VertxTestContext ctx) {
     WsClient[] watcher = new WsClient[1];

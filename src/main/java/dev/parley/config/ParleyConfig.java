@@ -181,8 +181,11 @@ public record ParleyConfig(
     List<String> namespaces,
     String defaultRoom,
     String joinNotice,
-    String leaveNotice) {
+    String leaveNotice,
+    long recoveryMs) {
     public static final String DEFAULT_PATH = "/socket.io/";
+    /** How long a disconnected socket's state is kept for connection state recovery (0: off). */
+    public static final long DEFAULT_RECOVERY_MS = 120_000;
     public static final long DEFAULT_PING_INTERVAL_MS = 25_000;
     public static final long DEFAULT_PING_TIMEOUT_MS = 20_000;
     public static final int DEFAULT_MAX_PAYLOAD = 1_000_000;
@@ -329,7 +332,8 @@ public record ParleyConfig(
       List.copyOf(namespaces),
       io.nonEmptyString("defaultRoom", SocketIoConfig.DEFAULT_ROOM),
       io.nonEmptyString("joinNotice", SocketIoConfig.DEFAULT_JOIN_NOTICE),
-      io.nonEmptyString("leaveNotice", SocketIoConfig.DEFAULT_LEAVE_NOTICE));
+      io.nonEmptyString("leaveNotice", SocketIoConfig.DEFAULT_LEAVE_NOTICE),
+      io.longValue("recoveryMs", SocketIoConfig.DEFAULT_RECOVERY_MS, 0, 3_600_000));
     if (!socketio.path().matches("/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*/")) {
       throw io.invalid("path", "must look like /socket.io/ (slashes around), got \"" + socketio.path() + "\"");
     }

@@ -105,6 +105,22 @@ public final class Hub {
    * its own {@code joined} and before any live message, with none missing or doubled in between.
    */
   public Future<ChatEvent.Presence> join(Session session, String room, String rawName, Recovery recovery) {
+    return joinWith(session, room, rawName, recovery).map(Joining::presence);
+  }
+
+  /**
+   * Joins a room again after a cut (Socket.IO connection state recovery): everything after {@code since}
+   * is replayed first. Completes with whether that was possible (false: the joiner has a gap).
+   */
+  public Future<Boolean> rejoin(Session session, String room, String rawName, StreamPosition since) {
+    return joinWith(session, room, rawName, new Recovery(since, 0)).map(j -> Boolean.TRUE.equals(j.recovered()));
+  }
+
+  /** A join's presence, and how the recovery it asked for went (null: it asked for none). */
+  private record Joining(ChatEvent.Presence presence, Boolean recovered) {
+  }
+
+  private Future<Joining> joinWith(Session session, String room, String rawName, Recovery recovery) {
     Rules.checkRoom(room);
     Rules.checkName(rawName);
     String name = Rules.normalizeName(rawName);
@@ -112,7 +128,7 @@ public final class Hub {
       return Future.failedFuture(new ChatException(ErrorCode.BAD_REQUEST, "connection is closed"));
     }
     if (session.rooms().containsKey(room)) {
-      return presence.members(room, limits.maxPresenceMembers());
+      return presence.members(room, limits.maxPresenceMembers()).map(p -> new Joining(p, null));
     }
     if (session.rooms().size() >= limits.maxRoomsPerConnection()) {
       return Future.failedFuture(new ChatException(ErrorCode.TOO_MANY_ROOMS,
@@ -144,7 +160,8 @@ public final class Hub {
             return Future.failedFuture(new ChatException(ErrorCode.BAD_REQUEST, "connection is closed"));
           }
           become(session, r, name, caught.result());
-          return presence.members(room, limits.maxPresenceMembers());
+          Boolean recovered = caught.result().recovered();
+          return presence.members(room, limits.maxPresenceMembers()).map(p -> new Joining(p, recovered));
         });
       });
   }

@@ -113,7 +113,12 @@ public final class ConformanceServer extends VerticleBase {
   /** The suites' handlers: "auth" on connect, "message" answered by "message-back", "message-with-ack" acked. */
   static final class Handlers implements SioHandler {
     @Override
-    public void onConnect(SioSocket socket, JsonNode auth) {
+    public io.vertx.core.Future<String> onConnect(SioSocket socket, JsonNode auth) {
+      return io.vertx.core.Future.succeededFuture();
+    }
+
+    @Override
+    public void onConnected(SioSocket socket, JsonNode auth) {
       socket.emit("auth", Json.MAPPER.createArrayNode().add(auth));
     }
 

@@ -42,11 +42,16 @@ public final class HazelcastBroker implements Broker {
     }
     HazelcastInstance hazelcast = manager.getHazelcastInstance();
     Broker[] events = new Broker[1];
-    HazelcastPresenceStore presence = new HazelcastPresenceStore(vertx, nodeId, hazelcast, e -> events[0].publish(e));
-    events[0] = EventBusBroker.create(vertx, presence);
-    HistoryStore store = history == null || !history.enabled() ? HistoryStore.OFF
-      : new HazelcastHistoryStore(hazelcast, history, System::currentTimeMillis);
-    return presence.start().map(v -> new HazelcastBroker(events[0], presence, store));
+    // the stores add their map configurations to the cluster (dynamic configuration): blocking calls
+    return vertx.executeBlocking(() -> {
+      HazelcastPresenceStore presence = new HazelcastPresenceStore(vertx, nodeId, hazelcast, e -> events[0].publish(e));
+      HistoryStore store = history == null || !history.enabled() ? HistoryStore.OFF
+        : new HazelcastHistoryStore(hazelcast, history, System::currentTimeMillis);
+      return new HazelcastBroker(null, presence, store);
+    }, false).compose(stores -> {
+      events[0] = EventBusBroker.create(vertx, stores.presence);
+      return stores.presence.start().map(v -> (Broker) new HazelcastBroker(events[0], stores.presence, stores.history));
+    });
   }
 
   @Override

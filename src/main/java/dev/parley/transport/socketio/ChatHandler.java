@@ -13,8 +13,11 @@ import dev.parley.core.ErrorCode;
 import dev.parley.core.Json;
 import io.vertx.core.buffer.Buffer;
 
+import io.vertx.core.Future;
+
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The chat over Socket.IO, in three vocabularies ("dialects") so that existing clients work unchanged.
@@ -39,10 +42,12 @@ final class ChatHandler implements SioHandler {
 
   private final SocketIoConfig config;
   private final Formats formats;
+  private final SioRecovery recovery;
 
-  ChatHandler(SocketIoConfig config, Formats formats) {
+  ChatHandler(SocketIoConfig config, Formats formats, SioRecovery recovery) {
     this.config = config;
     this.formats = formats;
+    this.recovery = recovery;
   }
 
   /** The packets of each dialect, cached on each event once per node (the key is this object). */
@@ -53,6 +58,9 @@ final class ChatHandler implements SioHandler {
     private final Object seed000Key = new Object();
     private final Object seed003Key = new Object();
     private final Object externalKey = new Object();
+    private final Object nativeOffsetKey = new Object();
+    private final Object seed000OffsetKey = new Object();
+    private final Object seed003OffsetKey = new Object();
 
     Formats(SocketIoConfig config) {
       this.joinNotice = config.joinNotice();
@@ -66,23 +74,36 @@ final class ChatHandler implements SioHandler {
         return List.of(prefixed(socket, e.encoded(externalKey, Formats::external)));
       }
       List<String> out = new ArrayList<>(2);
+      // with connection state recovery, a positioned message carries its offset as a last argument
+      boolean offset = socket.pid() != null && event instanceof ChatEvent.Message msg && msg.offset() != null;
       if (d == Dialect.NATIVE) {
-        out.add(prefixed(socket, e.encoded(nativeKey, Formats::nativeEvent)));
+        out.add(prefixed(socket, offset ? e.encoded(nativeOffsetKey, x -> withOffset(nativeEvent(x), x))
+          : e.encoded(nativeKey, Formats::nativeEvent)));
       }
       if (d == Dialect.SEED000 || d == Dialect.UNDECIDED) {
-        String p = e.encoded(seed000Key, this::seed000);
+        String p = offset ? e.encoded(seed000OffsetKey, x -> withOffset(seed000(x), x)) : e.encoded(seed000Key, this::seed000);
         if (!p.isEmpty()) {
           out.add(prefixed(socket, p));
         }
       }
       if (d == Dialect.SEED003 || d == Dialect.UNDECIDED) {
         boolean own = event instanceof ChatEvent.Message m && m.session().equals(socket.id());
-        String p = e.encoded(seed003Key, Formats::seed003);
+        String p = offset ? e.encoded(seed003OffsetKey, x -> withOffset(seed003(x), x)) : e.encoded(seed003Key, Formats::seed003);
         if (!own && !p.isEmpty()) {
           out.add(prefixed(socket, p));
         }
       }
       return out;
+    }
+
+    /** An event packet ({@code 2[...]}) with the message's recovery offset appended as a last argument. */
+    private static String withOffset(String packet, Envelope e) {
+      if (packet.isEmpty()) {
+        return packet;
+      }
+      ChatEvent.Message m = (ChatEvent.Message) e.event();
+      String offset = Json.encode(SioRecovery.offset(m.room(), new dev.parley.core.StreamPosition(m.epoch(), m.offset())));
+      return packet.substring(0, packet.length() - 1) + "," + offset + "]";
     }
 
     /** {@code 2["message",{...}]}: the native event object as it is. */
@@ -126,10 +147,54 @@ final class ChatHandler implements SioHandler {
   }
 
   @Override
-  public void onConnect(SioSocket socket, JsonNode auth) {
+  public Future<String> onConnect(SioSocket socket, JsonNode auth) {
     socket.state(Dialect.UNDECIDED);
     socket.renderer(formats::render);
-    socket.hub().watch(socket.session(), config.defaultRoom());
+    if (!recovery.enabled()) {
+      socket.hub().watch(socket.session(), config.defaultRoom());
+      return Future.succeededFuture();
+    }
+    String pid = auth.path("pid").isTextual() ? auth.get("pid").textValue() : null;
+    SioRecovery.Saved saved = recovery.take(pid, socket.nsp());
+    socket.pid(saved != null ? pid : SioRecovery.newPid());
+    if (saved == null) {
+      socket.hub().watch(socket.session(), config.defaultRoom());
+      return Future.succeededFuture(socket.pid());
+    }
+    // Back within the window: the same vocabulary, and every room again from where this client got to
+    // (the offset it sent for its room, what it was last sent for the others). The CONNECT reply keeps
+    // the pid (the client reports recovered) only if every room could be replayed.
+    Dialect dialect = saved.state() instanceof Dialect was ? was : Dialect.UNDECIDED;
+    socket.state(dialect);
+    if (dialect != Dialect.NATIVE) {
+      socket.hub().watch(socket.session(), config.defaultRoom());
+    }
+    Map.Entry<String, dev.parley.core.StreamPosition> sent = auth.path("offset").isTextual()
+      ? SioRecovery.parse(auth.get("offset").textValue()) : null;
+    List<Future<Boolean>> rejoins = new ArrayList<>();
+    for (Map.Entry<String, String> room : saved.rooms().entrySet()) {
+      dev.parley.core.StreamPosition since = sent != null && sent.getKey().equals(room.getKey())
+        ? sent.getValue() : saved.positions().get(room.getKey());
+      if (since == null) {
+        rejoins.add(socket.hub().join(socket.session(), room.getKey(), room.getValue()).map(false));
+      } else {
+        rejoins.add(socket.hub().rejoin(socket.session(), room.getKey(), room.getValue(), since));
+      }
+    }
+    return Future.join(rejoins).transform(ar -> {
+      boolean all = rejoins.stream().allMatch(f -> f.succeeded() && Boolean.TRUE.equals(f.result()));
+      if (!all) {
+        socket.pid(SioRecovery.newPid()); // a new pid: the client reports it did not recover
+      }
+      return Future.succeededFuture(socket.pid());
+    });
+  }
+
+  @Override
+  public void onDisconnect(SioSocket socket, String reason) {
+    if (recovery.enabled() && socket.pid() != null && !reason.endsWith("namespace disconnect")) {
+      recovery.save(socket.pid(), socket.nsp(), socket.state(), socket.session().rooms(), socket.positions());
+    }
   }
 
   private void speak(SioSocket socket, Dialect dialect) {

@@ -220,8 +220,15 @@ final class SioConnection implements EngineListener {
       vertx.cancelTimer(connectTimer);
       connectTimer = -1;
     }
-    engine.sendMessage(SioPacket.encode(SioPacket.CONNECT, p.nsp(), null, "{\"sid\":\"" + socket.id() + "\"}", 0));
-    handler.onConnect(socket, p.data() == null ? Json.MAPPER.createObjectNode() : p.data());
+    JsonNode auth = p.data() == null ? Json.MAPPER.createObjectNode() : p.data();
+    handler.onConnect(socket, auth).onComplete(ar -> {
+      String pid = ar.succeeded() ? ar.result() : null;
+      if (!socket.isClosing()) {
+        engine.sendMessage(SioPacket.encode(SioPacket.CONNECT, p.nsp(), null, "{\"sid\":\"" + socket.id() + "\""
+          + (pid == null ? "" : ",\"pid\":\"" + pid + "\"") + "}", 0));
+        handler.onConnected(socket, auth);
+      }
+    });
   }
 
   /** A socket closed by the server (hub): forget it and end the connection if it was the last one. */
@@ -237,11 +244,12 @@ final class SioConnection implements EngineListener {
   }
 
   private void ended(SioSocket socket, String reason) {
-    hub.disconnect(socket.session());
+    // the handler first: it may keep what the socket was in (connection state recovery)
     SioHandler handler = handlers.apply(socket.nsp());
     if (handler != null) {
       handler.onDisconnect(socket, reason);
     }
+    hub.disconnect(socket.session());
   }
 
   @Override

@@ -3,6 +3,7 @@ package dev.parley.transport.socketio;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import dev.parley.core.Outcome;
+import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 
 import java.util.List;
@@ -10,8 +11,16 @@ import java.util.List;
 /** What a Socket.IO namespace does with its sockets' events: the chat, or a test's handlers. */
 public interface SioHandler {
 
-  /** A socket connected to the namespace, with the CONNECT payload ({@code {}} when none). */
-  void onConnect(SioSocket socket, JsonNode auth);
+  /**
+   * A socket connected to the namespace, with the CONNECT payload ({@code {}} when none). The CONNECT reply
+   * is sent once the returned future completes, with its value as {@code pid} (connection state recovery;
+   * null: none); what the socket is sent before it is buffered by the client until then.
+   */
+  Future<String> onConnect(SioSocket socket, JsonNode auth);
+
+  /** The CONNECT reply has been sent: the socket may now be sent events the client sees at once. */
+  default void onConnected(SioSocket socket, JsonNode auth) {
+  }
 
   /**
    * An event from the client: its name and arguments (binary arguments are

@@ -29,6 +29,9 @@ public final class SioSocket implements Connection {
   private BiFunction<Envelope, SioSocket, List<String>> renderer = (e, s) -> List.of();
   private Object state;
   private boolean closing;
+  /** Set when connection state recovery is on: the private id, and where each room's messages got to. */
+  private String pid;
+  private final java.util.Map<String, dev.parley.core.StreamPosition> positions = new java.util.HashMap<>();
 
   SioSocket(SioConnection connection, String nsp, Hub hub, SioHandler handler) {
     this.connection = connection;
@@ -101,10 +104,27 @@ public final class SioSocket implements Connection {
     }
   }
 
+  /** The private id of connection state recovery (null when it is off). */
+  public String pid() {
+    return pid;
+  }
+
+  void pid(String pid) {
+    this.pid = pid;
+  }
+
+  /** Where each room's messages got to on this socket (kept only with a pid). */
+  java.util.Map<String, dev.parley.core.StreamPosition> positions() {
+    return positions;
+  }
+
   @Override
   public void deliver(Envelope event) {
     if (closing) {
       return;
+    }
+    if (pid != null && event.event() instanceof dev.parley.core.ChatEvent.Message m && m.offset() != null) {
+      positions.put(m.room(), new dev.parley.core.StreamPosition(m.epoch(), m.offset()));
     }
     for (String packet : renderer.apply(event, this)) {
       connection.engine().sendMessage(packet);

@@ -24,7 +24,8 @@ public final class SocketIoTransport {
   public static void mount(Router router, Vertx vertx, ParleyNode node, Hub hub) {
     SocketIoConfig config = node.config().socketio();
     ChatHandler.Formats formats = node.shared(ChatHandler.Formats.class, () -> new ChatHandler.Formats(config));
-    ChatHandler chat = new ChatHandler(config, formats);
+    SioRecovery recovery = node.shared(SioRecovery.class, () -> new SioRecovery(config.recoveryMs(), System::currentTimeMillis));
+    ChatHandler chat = new ChatHandler(config, formats, recovery);
     mount(router, vertx, node, hub, config, nsp -> config.namespaces().contains(nsp) ? chat : null);
   }
 
