@@ -1,6 +1,6 @@
 // Connection state recovery with a real socket.io-client 4.8: a client's connection is cut (its engine
 // closed, as a network loss would), another client posts while it is away, and it reconnects by itself.
-// Usage: node recovery.mjs <mode: default|polling|websocket> <room> <urlA> [urlB]
+// Usage: node recovery.mjs <mode: default|polling|websocket> <room> <urlA> [urlB: where it reconnects]
 // Prints one JSON line: whether the client reported `recovered`, and the texts it got in order.
 import { io } from "socket.io-client";
 
@@ -27,7 +27,10 @@ try {
   while (!got.includes("before")) await new Promise((r) => setTimeout(r, 20));
 
   const back = new Promise((resolve) => cut.once("connect", resolve));
-  cut.io.engine.close(); // the connection drops; the client reconnects by itself
+  // the connection drops; the client reconnects by itself (to the other node, when there is one: as a
+  // load balancer without affinity would send it)
+  cut.io.uri = urlB;
+  cut.io.engine.close();
   for (let i = 0; i < 10; i++) await ack(other, "publish", { room, text: `missed ${i}` });
   await back;
   const recovered = cut.recovered;

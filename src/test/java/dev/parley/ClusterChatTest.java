@@ -64,6 +64,26 @@ class ClusterChatTest {
       .onComplete(ctx.succeedingThenComplete());
   }
 
+  /** socket.io-client 4.8 cut off from node 0 reconnects to node 2 and recovers. */
+  @Test
+  void aSocketIoClientRecoversOnAnotherNode(Vertx vertx, VertxTestContext ctx) {
+    SocketIoNodeClientTest.installed();
+    SocketIoNodeClientTest.node(vertx, "recovery.mjs", "polling", "sio-rec", "http://127.0.0.1:" + ports.get(0),
+        "http://127.0.0.1:" + ports.get(2))
+      .onComplete(ctx.succeeding(result -> {
+        ctx.verify(() -> {
+          assertEquals(Boolean.TRUE, result.getBoolean("recovered"), "socket.recovered: " + result);
+          List<Object> expected = new java.util.ArrayList<>(List.of("before"));
+          for (int i = 0; i < 10; i++) {
+            expected.add("missed " + i);
+          }
+          expected.add("after");
+          assertEquals(expected, result.getJsonArray("got").getList(), "each missed message once, in order");
+        });
+        ctx.completeNow();
+      }));
+  }
+
   @Test
   void threeNodesBehaveAsOneChatServer(Vertx vertx, VertxTestContext ctx) {
     WsClient[] c = new WsClient[3];

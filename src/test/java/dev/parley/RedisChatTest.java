@@ -189,6 +189,25 @@ class RedisChatTest {
       .onComplete(ctx.succeedingThenComplete());
   }
 
+  /** socket.io-client 4.8 cut off from node A reconnects to node B and recovers (Socket.IO's own Redis adapter cannot). */
+  @Test
+  void aSocketIoClientRecoversOnTheOtherNode(Vertx vertx, VertxTestContext ctx) {
+    SocketIoNodeClientTest.installed();
+    SocketIoNodeClientTest.node(vertx, "recovery.mjs", "websocket", "sio-rec", "http://127.0.0.1:" + portA, "http://127.0.0.1:" + portB)
+      .onComplete(ctx.succeeding(result -> {
+        ctx.verify(() -> {
+          assertEquals(Boolean.TRUE, result.getBoolean("recovered"), "socket.recovered: " + result);
+          List<Object> expected = new java.util.ArrayList<>(List.of("before"));
+          for (int i = 0; i < 10; i++) {
+            expected.add("missed " + i);
+          }
+          expected.add("after");
+          assertEquals(expected, result.getJsonArray("got").getList(), "each missed message once, in order");
+        });
+        ctx.completeNow();
+      }));
+  }
+
   /** Publishes probes from {@code from} every 250 ms until {@code to} receives one (bounded). */
   static Future<Void> probeUntilReceived(Vertx vertx, WsClient from, WsClient to, int attempts) {
     Promise<Void> done = Promise.promise();

@@ -3,6 +3,7 @@ package dev.parley.broker;
 import dev.parley.core.Broker;
 import dev.parley.core.Envelope;
 import dev.parley.core.HistoryStore;
+import dev.parley.core.KeptState;
 import dev.parley.core.PresenceStore;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
@@ -71,6 +72,14 @@ public final class EventBusBroker implements Broker {
   @Override
   public HistoryStore history() {
     return history;
+  }
+
+  /** One per JVM for the single-node broker (every hub of the node shares it); clustered use replaces it. */
+  private final KeptState kept = KeptState.inMemory(100_000, System::currentTimeMillis);
+
+  @Override
+  public KeptState kept() {
+    return kept;
   }
 
   @Override

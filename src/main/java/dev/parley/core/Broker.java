@@ -34,6 +34,9 @@ public interface Broker {
   /** The cluster-wide presence store that goes with this broker. */
   PresenceStore presence();
 
+  /** Short-lived state every node of this broker can take (connection state recovery). */
+  KeptState kept();
+
   /** The message history that goes with this broker ({@link HistoryStore#OFF} when it keeps none). */
   default HistoryStore history() {
     return HistoryStore.OFF;

@@ -6,6 +6,7 @@ import dev.parley.core.Broker;
 import dev.parley.core.Envelope;
 import dev.parley.config.ParleyConfig.HistoryConfig;
 import dev.parley.core.HistoryStore;
+import dev.parley.core.KeptState;
 import dev.parley.core.PresenceStore;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
@@ -23,6 +24,7 @@ public final class HazelcastBroker implements Broker {
   private final Broker events;
   private final HazelcastPresenceStore presence;
   private final HistoryStore history;
+  private KeptState kept;
 
   private HazelcastBroker(Broker events, HazelcastPresenceStore presence, HistoryStore history) {
     this.events = events;
@@ -50,8 +52,25 @@ public final class HazelcastBroker implements Broker {
       return new HazelcastBroker(null, presence, store);
     }, false).compose(stores -> {
       events[0] = EventBusBroker.create(vertx, stores.presence);
-      return stores.presence.start().map(v -> (Broker) new HazelcastBroker(events[0], stores.presence, stores.history));
+      HazelcastBroker broker = new HazelcastBroker(events[0], stores.presence, stores.history);
+      broker.kept = keptIn(hazelcast.getMap("parley.kept"));
+      return stores.presence.start().map(v -> (Broker) broker);
     });
+  }
+
+  /** Kept state in a Hazelcast map, each entry with its own time to live. */
+  private static KeptState keptIn(com.hazelcast.map.IMap<String, String> map) {
+    return new KeptState() {
+      @Override
+      public void keep(String key, String value, long ttlMs) {
+        map.putAsync(key, value, ttlMs, java.util.concurrent.TimeUnit.MILLISECONDS);
+      }
+
+      @Override
+      public Future<String> take(String key) {
+        return dev.parley.broker.Callers.onCaller(Future.fromCompletionStage(map.removeAsync(key)));
+      }
+    };
   }
 
   @Override
@@ -72,6 +91,11 @@ public final class HazelcastBroker implements Broker {
   @Override
   public HistoryStore history() {
     return history;
+  }
+
+  @Override
+  public KeptState kept() {
+    return kept;
   }
 
   @Override

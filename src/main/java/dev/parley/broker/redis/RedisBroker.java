@@ -6,6 +6,7 @@ import dev.parley.core.Broker;
 import dev.parley.core.Envelope;
 import dev.parley.config.ParleyConfig.HistoryConfig;
 import dev.parley.core.HistoryStore;
+import dev.parley.core.KeptState;
 import dev.parley.core.PresenceStore;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -225,6 +226,25 @@ public final class RedisBroker implements Broker {
   @Override
   public HistoryStore history() {
     return history;
+  }
+
+  /** GET then DEL in one step (GETDEL needs Redis 6.2). */
+  private static final String TAKE = "local v = redis.call('GET', KEYS[1]); redis.call('DEL', KEYS[1]); return v";
+
+  @Override
+  public KeptState kept() {
+    return new KeptState() {
+      @Override
+      public void keep(String key, String value, long ttlMs) {
+        send(Request.cmd(Command.SET).arg("parley:kept:" + key).arg(value).arg("PX").arg(ttlMs));
+      }
+
+      @Override
+      public Future<String> take(String key) {
+        return Callers.onCaller(send(Request.cmd(Command.EVAL).arg(TAKE).arg(1).arg("parley:kept:" + key))
+          .map(v -> v == null ? null : v.toString()));
+      }
+    };
   }
 
   @Override

@@ -155,16 +155,30 @@ final class ChatHandler implements SioHandler {
       return Future.succeededFuture();
     }
     String pid = auth.path("pid").isTextual() ? auth.get("pid").textValue() : null;
-    SioRecovery.Saved saved = recovery.take(pid, socket.nsp());
-    socket.pid(saved != null ? pid : SioRecovery.newPid());
-    if (saved == null) {
-      socket.hub().watch(socket.session(), config.defaultRoom());
-      return Future.succeededFuture(socket.pid());
-    }
+    return recovery.take(pid, socket.nsp()).compose(saved -> {
+      if (socket.session().isClosed()) {
+        return Future.succeededFuture((String) null);
+      }
+      if (saved == null) {
+        socket.pid(SioRecovery.newPid());
+        socket.hub().watch(socket.session(), config.defaultRoom());
+        return Future.succeededFuture(socket.pid());
+      }
+      socket.pid(pid);
+      return recover(socket, saved, auth);
+    });
+  }
+
+  private Future<String> recover(SioSocket socket, SioRecovery.Saved saved, JsonNode auth) {
     // Back within the window: the same vocabulary, and every room again from where this client got to
     // (the offset it sent for its room, what it was last sent for the others). The CONNECT reply keeps
     // the pid (the client reports recovered) only if every room could be replayed.
-    Dialect dialect = saved.state() instanceof Dialect was ? was : Dialect.UNDECIDED;
+    Dialect dialect;
+    try {
+      dialect = Dialect.valueOf(saved.state());
+    } catch (IllegalArgumentException e) {
+      dialect = Dialect.UNDECIDED;
+    }
     socket.state(dialect);
     if (dialect != Dialect.NATIVE) {
       socket.hub().watch(socket.session(), config.defaultRoom());
@@ -193,7 +207,9 @@ final class ChatHandler implements SioHandler {
   @Override
   public void onDisconnect(SioSocket socket, String reason) {
     if (recovery.enabled() && socket.pid() != null && !reason.endsWith("namespace disconnect")) {
-      recovery.save(socket.pid(), socket.nsp(), socket.state(), socket.session().rooms(), socket.positions());
+      Object state = socket.state();
+      recovery.save(socket.pid(), new SioRecovery.Saved(socket.nsp(), String.valueOf(state), socket.session().rooms(),
+        socket.positions()));
     }
   }
 

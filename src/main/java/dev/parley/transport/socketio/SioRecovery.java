@@ -1,19 +1,23 @@
 package dev.parley.transport.socketio;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.parley.core.Json;
+import dev.parley.core.KeptState;
 import dev.parley.core.StreamPosition;
+import io.vertx.core.Future;
 
 import java.security.SecureRandom;
 import java.util.Base64;
+import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.function.LongSupplier;
 
 /**
- * Socket.IO connection state recovery, the node's side: each socket gets a private id ({@code pid}) in its
- * CONNECT reply; when it ends, its namespace, vocabulary, rooms and the position of the last message it was
- * sent in each room are kept for {@code socketio.recoveryMs}. A client that reconnects within that time
+ * Socket.IO connection state recovery, the server's side: each socket gets a private id ({@code pid}) in
+ * its CONNECT reply; when it drops, its namespace, vocabulary, rooms and the position of the last message
+ * it was sent in each room are kept for {@code socketio.recoveryMs} in the broker's {@link KeptState}
+ * (shared by every node with Redis or Hazelcast). A client that reconnects within that time, to any node,
  * sends its {@code pid} and the offset of the last event it got; its rooms are joined again from there.
- * One per node (every instance shares it), in memory: a client must come back to the same node.
  *
  * <p>An offset, as appended to each message event, is {@code <epoch>:<offset>:<room>}.
  */
@@ -21,17 +25,16 @@ final class SioRecovery {
 
   private static final SecureRandom RANDOM = new SecureRandom();
 
-  /** What a socket left behind. {@code state} is the handler's (the chat's vocabulary). */
-  record Saved(String nsp, Object state, Map<String, String> rooms, Map<String, StreamPosition> positions, long expiresAt) {
+  /** What a socket left behind: its vocabulary (the handler's state, by name), rooms and positions. */
+  record Saved(String nsp, String state, Map<String, String> rooms, Map<String, StreamPosition> positions) {
   }
 
   private final long windowMs;
-  private final LongSupplier clock;
-  private final Map<String, Saved> byPid = new ConcurrentHashMap<>();
+  private final KeptState kept;
 
-  SioRecovery(long windowMs, LongSupplier clock) {
+  SioRecovery(long windowMs, KeptState kept) {
     this.windowMs = windowMs;
-    this.clock = clock;
+    this.kept = kept;
   }
 
   boolean enabled() {
@@ -44,24 +47,39 @@ final class SioRecovery {
     return Base64.getUrlEncoder().withoutPadding().encodeToString(b);
   }
 
-  /** Most dropped sockets kept at once; beyond it a dropped socket keeps nothing (it will not recover). */
-  static final int MAX_KEPT = 100_000;
-
-  void save(String pid, String nsp, Object state, Map<String, String> rooms, Map<String, StreamPosition> positions) {
-    long now = clock.getAsLong();
-    if (byPid.size() >= MAX_KEPT / 2) {
-      byPid.values().removeIf(s -> s.expiresAt() < now);
-    }
-    if (byPid.size() >= MAX_KEPT) {
-      return;
-    }
-    byPid.put(pid, new Saved(nsp, state, Map.copyOf(rooms), Map.copyOf(positions), now + windowMs));
+  void save(String pid, Saved saved) {
+    ObjectNode json = Json.MAPPER.createObjectNode().put("nsp", saved.nsp()).put("state", saved.state());
+    ObjectNode rooms = json.putObject("rooms");
+    saved.rooms().forEach(rooms::put);
+    ObjectNode positions = json.putObject("positions");
+    saved.positions().forEach((room, at) -> positions.putArray(room).add(at.epoch()).add(at.offset()));
+    kept.keep("sio:" + pid, json.toString(), windowMs);
   }
 
-  /** The state a socket left, once: null when unknown, expired or of another namespace. */
-  Saved take(String pid, String nsp) {
-    Saved s = pid == null ? null : byPid.remove(pid);
-    return s == null || s.expiresAt() < clock.getAsLong() || !s.nsp().equals(nsp) ? null : s;
+  /** The state a socket left, once: null when unknown, expired, unreadable or of another namespace. */
+  Future<Saved> take(String pid, String nsp) {
+    if (pid == null || pid.length() > 64) {
+      return Future.succeededFuture();
+    }
+    return kept.take("sio:" + pid).map(text -> {
+      if (text == null) {
+        return null;
+      }
+      try {
+        JsonNode json = Json.parseTree(text);
+        if (!nsp.equals(json.path("nsp").asText())) {
+          return null;
+        }
+        Map<String, String> rooms = new LinkedHashMap<>();
+        json.path("rooms").fields().forEachRemaining(e -> rooms.put(e.getKey(), e.getValue().asText()));
+        Map<String, StreamPosition> positions = new LinkedHashMap<>();
+        json.path("positions").fields().forEachRemaining(e ->
+          positions.put(e.getKey(), new StreamPosition(e.getValue().path(0).asText(), e.getValue().path(1).asLong())));
+        return new Saved(nsp, json.path("state").asText(), rooms, positions);
+      } catch (RuntimeException e) {
+        return null;
+      }
+    }).otherwise((Saved) null);
   }
 
   static String offset(String room, StreamPosition at) {

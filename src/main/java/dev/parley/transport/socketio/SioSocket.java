@@ -125,6 +125,9 @@ public final class SioSocket implements Connection {
     }
     if (pid != null && event.event() instanceof dev.parley.core.ChatEvent.Message m && m.offset() != null) {
       positions.put(m.room(), new dev.parley.core.StreamPosition(m.epoch(), m.offset()));
+    } else if (pid != null && event.event() instanceof dev.parley.core.ChatEvent.Joined j && j.offset() != null
+      && j.session().equals(id())) {
+      positions.put(j.room(), new dev.parley.core.StreamPosition(j.epoch(), j.offset())); // where its join started
     }
     for (String packet : renderer.apply(event, this)) {
       connection.engine().sendMessage(packet);

@@ -24,7 +24,7 @@ public final class SocketIoTransport {
   public static void mount(Router router, Vertx vertx, ParleyNode node, Hub hub) {
     SocketIoConfig config = node.config().socketio();
     ChatHandler.Formats formats = node.shared(ChatHandler.Formats.class, () -> new ChatHandler.Formats(config));
-    SioRecovery recovery = node.shared(SioRecovery.class, () -> new SioRecovery(config.recoveryMs(), System::currentTimeMillis));
+    SioRecovery recovery = new SioRecovery(config.recoveryMs(), node.broker().kept());
     ChatHandler chat = new ChatHandler(config, formats, recovery);
     mount(router, vertx, node, hub, config, nsp -> config.namespaces().contains(nsp) ? chat : null);
   }
