@@ -90,8 +90,9 @@ class ClusterSlowConsumerTest {
         ChatClient there = all.resultAt(5);
         return sio.join("flood", "sio").compose(p -> sockjs.join("flood", "sockjs")).compose(p -> bridge.join("flood", "bridge"))
           .compose(p -> here.join("flood", "here")).compose(p -> there.join("flood", "there"))
+          // node 0 knows node 1's new subscription once a probe from node 0 arrives there
+          .compose(p -> ChatFlows.probe(here, there, "flood", 20))
           .compose(p -> publisher.join("flood", "publisher"))
-          .compose(p -> there.event("joined", j -> "publisher".equals(j.getString("name")), "the publisher joined, seen on node 1"))
           .compose(p -> {
             sio.pause();
             sockjs.pause();

@@ -122,8 +122,12 @@ public final class ChatFlows {
     });
   }
 
-  /** Publishes probes from {@code from} until {@code to} receives one (bounded); completes with that message. */
-  private static Future<JsonObject> probe(ChatClient from, ChatClient to, String room, int attempts) {
+  /**
+   * Publishes probes from {@code from} until {@code to} receives one (bounded); completes with that message.
+   * Across nodes this is the barrier before relying on delivery: a new subscription reaches the other
+   * nodes of a cluster a moment after it is made, and events are delivered at most once.
+   */
+  public static Future<JsonObject> probe(ChatClient from, ChatClient to, String room, int attempts) {
     String text = "probe-" + attempts;
     return from.publish(room, text).compose(id -> to.event("message", m -> text.equals(m.getString("text")), "probe")
       .recover(err -> attempts > 0 ? probe(from, to, room, attempts - 1) : Future.failedFuture(err)));
