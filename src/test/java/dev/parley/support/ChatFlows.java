@@ -77,8 +77,20 @@ public final class ChatFlows {
    */
   public static Future<Void> cutOffAndRecoverOnAnotherNode(Supplier<Future<NativeChatClient>> onFirstNode,
                                                           Supplier<Future<NativeChatClient>> onSecondNode, int perNode) {
+    return cutOffAndRecoverOnAnotherNode(onFirstNode, onFirstNode, onSecondNode, onSecondNode, perNode);
+  }
+
+  /**
+   * The same over more nodes: the client is cut off on {@code cutNode}, members of {@code publisherA} and
+   * {@code publisherB} post meanwhile, and it comes back on {@code backNode}.
+   */
+  public static Future<Void> cutOffAndRecoverOnAnotherNode(Supplier<Future<NativeChatClient>> cutNode,
+                                                          Supplier<Future<NativeChatClient>> publisherA,
+                                                          Supplier<Future<NativeChatClient>> publisherB,
+                                                          Supplier<Future<NativeChatClient>> backNode, int perNode) {
+    Supplier<Future<NativeChatClient>> onSecondNode = backNode;
     List<String> posted = new ArrayList<>();
-    return Future.all(onFirstNode.get(), onFirstNode.get(), onSecondNode.get()).compose(all -> {
+    return Future.all(cutNode.get(), publisherA.get(), publisherB.get()).compose(all -> {
       NativeChatClient cut = all.resultAt(0);
       NativeChatClient onA = all.resultAt(1);
       NativeChatClient onB = all.resultAt(2);
@@ -99,9 +111,18 @@ public final class ChatFlows {
             .compose(p -> back.event("joined", j -> "cut".equals(j.getString("name")), "own joined"))
             .compose(own -> {
               assertEquals(Boolean.TRUE, own.getBoolean("recovered"), "recovered: " + own);
-              return onA.publish("rec", "live");
+              // live from the first publisher's node once it knows the new subscription (probes are positioned
+              // messages too: they stay in the offset check and leave the text comparison)
+              return probe(onA, back, "rec", 40);
             })
-            .compose(id -> messages(back, "rec", posted.size() + 1))
+            .compose(probed -> onA.publish("rec", "live").compose(id -> messagesUntil(back, "rec", "live", posted.size() + 50))
+              .map(rest -> {
+                // the probe was taken out of the arrivals when it came: put it back in its place
+                List<JsonObject> arrived = new ArrayList<>(rest);
+                arrived.add(probed);
+                arrived.sort(java.util.Comparator.comparingLong(m -> m.getLong("offset")));
+                return arrived;
+              }))
             .map(got -> {
               long first = since.getLong("offset") + 1;
               List<String> texts = new ArrayList<>();
@@ -109,6 +130,7 @@ public final class ChatFlows {
                 assertEquals(first + i, got.get(i).getLong("offset"), "consecutive offsets: " + got.get(i));
                 texts.add(got.get(i).getString("text"));
               }
+              texts.removeIf(t -> t.startsWith("probe-"));
               assertEquals("live", texts.remove(texts.size() - 1), "the live message comes after the replay");
               assertEquals(posted.size(), texts.size(), "each once");
               assertEquals(new HashSet<>(posted), new HashSet<>(texts), "every missed message");
@@ -131,6 +153,22 @@ public final class ChatFlows {
     String text = "probe-" + attempts;
     return from.publish(room, text).compose(id -> to.event("message", m -> text.equals(m.getString("text")), "probe")
       .recover(err -> attempts > 0 ? probe(from, to, room, attempts - 1) : Future.failedFuture(err)));
+  }
+
+  /** The messages of a room, whoever sent them, in arrival order, up to the first with {@code text} (at most {@code max}). */
+  public static Future<List<JsonObject>> messagesUntil(ChatClient c, String room, String text, int max) {
+    List<JsonObject> got = new ArrayList<>();
+    return nextUntil(c, room, text, max, got).map(got);
+  }
+
+  private static Future<Void> nextUntil(ChatClient c, String room, String text, int max, List<JsonObject> got) {
+    if (got.size() >= max) {
+      return Future.failedFuture(new AssertionError("no \"" + text + "\" within " + max + " messages"));
+    }
+    return c.event("message", m -> room.equals(m.getString("room")), "message " + got.size()).compose(m -> {
+      got.add(m);
+      return text.equals(m.getString("text")) ? Future.succeededFuture() : nextUntil(c, room, text, max, got);
+    });
   }
 
   /** The next {@code count} messages of a room, whoever sent them, in arrival order. */
