@@ -12,7 +12,9 @@
 #   full   (default) every scenario, PAIRS pairs (3), about 2 hours
 #   quick  F1 at 50k/s and M1 at 10k connections, one pair, about 5 minutes (a smoke test)
 #   scenarios: F1 F2 F3 S1 M1 W1 C1 (default: all)
-# PARLEY_BENCH_CONF names another Parley configuration (bench/parley-bench-nohistory.json: history off).
+# PARLEY_BENCH_CONF names another Parley configuration (bench/parley-bench-nohistory.json: history off;
+# bench/parley-bench-redis.json: the Redis broker and history store, with a redis-server you start on
+# 127.0.0.1:6399 first, e.g. `taskset -c 1 redis-server --port 6399 --save "" --daemonize yes`).
 # Offered loads (deliveries/s) of the open-loop sweeps can be replaced: F1_LOADS, F2_LOADS, F3_LOADS, W1_LOADS;
 # C1's base load, churn rates (operations/s) and churn connections: C1_LOAD, C1_CHURN, C1_CONNS.
 # Results: bench/results/<stamp>/ (one JSON per run, summary.md, plots/*.png); the newest summary is
