@@ -189,6 +189,28 @@ class RedisChatTest {
       .onComplete(ctx.succeedingThenComplete());
   }
 
+  /**
+   * The same over three nodes of their own (one instance each): cut off on the first while the second and
+   * third post, back on the third.
+   */
+  @Test
+  void aClientCutOffRecoversAcrossThreeNodes(Vertx vertx, VertxTestContext ctx) {
+    List<Vertx> nodes = List.of(Vertx.vertx(), Vertx.vertx(), Vertx.vertx());
+    Future.all(nodes.stream().map(n -> TestServer.start(n, redisConfig(redis.uri()), 1)).toList())
+      .compose(all -> {
+        int p1 = all.resultAt(0);
+        int p2 = all.resultAt(1);
+        int p3 = all.resultAt(2);
+        return ChatFlows.cutOffAndRecoverOnAnotherNode(
+          () -> WsClient.connect(vertx, p1).map(NativeChatClient::new),
+          () -> WsClient.connect(vertx, p2).map(NativeChatClient::new),
+          () -> WsClient.connect(vertx, p3).map(NativeChatClient::new),
+          () -> WsClient.connect(vertx, p3).map(NativeChatClient::new), 50);
+      })
+      .eventually(() -> Future.join(nodes.stream().map(Vertx::close).toList()))
+      .onComplete(ctx.succeedingThenComplete());
+  }
+
   /** socket.io-client 4.8 cut off from node A reconnects to node B and recovers (Socket.IO's own Redis adapter cannot). */
   @Test
   void aSocketIoClientRecoversOnTheOtherNode(Vertx vertx, VertxTestContext ctx) {
