@@ -338,19 +338,19 @@ public final class EngineSession {
   }
 
   /**
-   * The WebSocket of an upgrade request (called on its own loop, once the 101 is sent). Its frames are held
-   * until the session's loop has bound its handlers. When another WebSocket of the session is already
-   * probing or has taken over, this one waits {@link #UPGRADE_SETTLE_MS} like a poll would: the other's
-   * {@code 2probe} and {@code 5}, sent before this connection was opened, may still be on their way to the
-   * session's loop, and its refusal must not reach the client before the other's {@code 3probe}.
+   * The WebSocket of an upgrade request (called on its own loop, once the 101 is sent, before any of its
+   * frames). Its handlers are bound here, so no frame is missed; they hand each frame to the session's loop,
+   * after the attachment queued here. When another WebSocket of the session is already probing or has taken
+   * over, this one waits {@link #UPGRADE_SETTLE_MS} like a poll would: the other's {@code 2probe} and
+   * {@code 5}, sent before this connection was opened, may still be on their way to the session's loop,
+   * and its refusal must not reach the client before the other's {@code 3probe}.
    */
   void attachUpgrade(ServerWebSocket socket) {
-    socket.pause();
+    bindFrames(socket);
     onLoop(() -> {
       Runnable attach = () -> {
         upgradeSettled();
         attachProbe(socket);
-        socket.resume();
       };
       if (probe != null || ws != null) {
         vertx.setTimer(UPGRADE_SETTLE_MS, t -> onLoop(attach));
@@ -366,8 +366,7 @@ public final class EngineSession {
       socket.close((short) 1002, "upgrade refused");
       return;
     }
-    probe = socket;
-    bindFrames(socket);
+    probe = socket; // its frames are already bound (attachUpgrade)
   }
 
   private void bindFrames(ServerWebSocket socket) {
