@@ -44,6 +44,13 @@ public interface ChatClient {
   /** Closes from the client side, the transport's normal way. */
   void close();
 
+  /**
+   * Drops the connection the way a network cut does: a WebSocket's TCP connection is reset without a
+   * close frame, a polling client stops polling. The server finds out by itself (a broken socket, or a
+   * session or ping timeout).
+   */
+  void cut();
+
   /** A refused command: the protocol's error code ({@code not_joined}, {@code too_large}...). */
   final class ChatError extends RuntimeException {
     private final String code;

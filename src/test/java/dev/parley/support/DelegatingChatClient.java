@@ -45,4 +45,9 @@ abstract class DelegatingChatClient<C extends TestClient> implements ChatClient 
   public void close() {
     client.close();
   }
+
+  @Override
+  public void cut() {
+    client.cut();
+  }
 }

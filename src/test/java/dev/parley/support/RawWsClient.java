@@ -95,6 +95,11 @@ public final class RawWsClient extends TestClient {
     sendFrame(0x8, new byte[] {0x03, (byte) 0xe8});
   }
 
+  @Override
+  public void cut() {
+    socket.close();
+  }
+
   private void onData(Buffer data, Promise<Void> upgraded) {
     pending.appendBuffer(data);
     if (!handshakeDone) {

@@ -244,6 +244,22 @@ public final class SioClient extends TestClient {
     });
   }
 
+  /**
+   * WebSocket: the TCP connection is reset, no close packet or frame. Polling: no more polls or posts, the
+   * poll in flight dropped with its TCP connection; the server learns it only when its ping goes unanswered.
+   */
+  @Override
+  public void cut() {
+    if (mode == Mode.WEBSOCKET) {
+      resetTcp(ws);
+    } else {
+      vertx.runOnContext(v -> {
+        ended = true;
+        http.close();
+      });
+    }
+  }
+
   /** Leaves the namespace and closes the Engine.IO connection, as {@code socket.disconnect()} does. */
   @Override
   public void close() {

@@ -86,4 +86,9 @@ public class SockJsWsClient extends TestClient {
   public void close() {
     ws.close();
   }
+
+  @Override
+  public void cut() {
+    resetTcp(ws);
+  }
 }

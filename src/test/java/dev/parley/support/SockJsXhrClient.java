@@ -225,4 +225,10 @@ public final class SockJsXhrClient extends TestClient {
     ended = true;
     http.close();
   }
+
+  /** No more polls or sends; the request in flight (a poll, or the streaming response) is dropped with its TCP connection. */
+  @Override
+  public void cut() {
+    close();
+  }
 }

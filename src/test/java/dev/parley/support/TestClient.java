@@ -37,6 +37,21 @@ public abstract class TestClient {
   /** Closes the client side. */
   public abstract void close();
 
+  /**
+   * Drops the connection the way a network cut does, with no goodbye of any protocol: a WebSocket's TCP
+   * connection is reset (no close frame), a polling client simply stops polling and drops its requests.
+   */
+  public abstract void cut();
+
+  /** Resets a Vert.x WebSocket's TCP connection (SO_LINGER 0, then close): no close frame, no FIN handshake. */
+  protected static void resetTcp(io.vertx.core.http.WebSocket ws) {
+    io.netty.channel.Channel channel = ((io.vertx.core.internal.http.WebSocketInternal) ws).channelHandlerContext().channel();
+    channel.eventLoop().execute(() -> {
+      channel.config().setOption(io.netty.channel.ChannelOption.SO_LINGER, 0);
+      channel.close();
+    });
+  }
+
   /** Stops reading from the server, the transport's own way (a paused socket, or no more polls). */
   public void pauseReading() {
     throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot pause");

@@ -71,4 +71,9 @@ public final class WsClient extends TestClient {
   public void close() {
     ws.close();
   }
+
+  @Override
+  public void cut() {
+    resetTcp(ws);
+  }
 }

@@ -127,7 +127,8 @@ public abstract class TransportContractTest {
   }
 
   /**
-   * A client cut off while 200 messages are posted rejoins with the position of the last message it got
+   * A client cut off ({@link ChatClient#cut}: its TCP connection reset, or its polling stopped, so the server
+   * may go on writing to it for a while) while 200 messages are posted rejoins with the position of the last message it got
    * ({@code since}) and receives exactly the missed ones, in order, then the live ones: nothing missing or
    * doubled at the seam, and its own {@code joined} says {@code recovered: true}. A position from another
    * epoch is refused as {@code epoch_changed}, with the room's last messages given instead when asked for.
@@ -147,9 +148,9 @@ public abstract class TransportContractTest {
         .compose(v -> message(first, "rec", "before-4"))
         .compose(last -> {
           JsonObject since = new JsonObject().put("epoch", last.getString("epoch")).put("offset", last.getLong("offset"));
-          first.close();
-          return w.event("left", l -> "cut".equals(l.getString("name")), "the cut client left")
-            .compose(l -> ChatFlows.publishAll(w, "rec", missed))
+          first.cut();
+          // published at once: the server may not know yet, and writes some of them to the dead connection
+          return ChatFlows.publishAll(w, "rec", missed)
             .compose(v -> connect(vertx, port))
             .compose(second -> second.join("rec", "cut", new JsonObject().put("since", since))
               .compose(p -> second.event("joined", j -> "cut".equals(j.getString("name")), "own joined"))
