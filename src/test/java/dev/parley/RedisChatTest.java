@@ -27,6 +27,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
 /**
  * Two separate (non-clustered) Parley nodes sharing rooms through a real redis-server: chat and
@@ -209,6 +210,58 @@ class RedisChatTest {
       })
       .eventually(() -> Future.join(nodes.stream().map(Vertx::close).toList()))
       .onComplete(ctx.succeedingThenComplete());
+  }
+
+  /**
+   * A Redis restart loses the history: the room's stream starts again under a new epoch, and a client that
+   * was cut off before it comes back with its old position and is told recovery failed ({@code recovered:
+   * false}, {@code epoch_changed}), with the room's last messages since the restart instead: never a silent gap.
+   */
+  @Test
+  void aRedisRestartChangesTheEpochAndTheRejoinIsToldRecoveryFailed(Vertx vertx, VertxTestContext ctx) {
+    WsClient[] c = new WsClient[3];
+    Future.all(WsClient.connect(vertx, portA), WsClient.connect(vertx, portA), WsClient.connect(vertx, portB))
+      .compose(all -> {
+        for (int i = 0; i < 3; i++) {
+          c[i] = all.resultAt(i);
+        }
+        return c[0].join("r", "cut").compose(v -> c[1].join("r", "stays")).compose(v -> c[2].join("r", "writer"));
+      })
+      .compose(v -> probeUntilReceived(vertx, c[2], c[0], 40))
+      .compose(v -> c[2].publish("r", "before the restart"))
+      .compose(ack -> c[0].expect(f -> "before the restart".equals(f.getString("text")), "the message before the restart"))
+      .compose(before -> {
+        JsonObject since = new JsonObject().put("epoch", before.getString("epoch")).put("offset", before.getLong("offset"));
+        c[0].cut();
+        return blocking(vertx, () -> {
+          redis.stop();
+          redis.restart();
+          return null;
+        })
+          .compose(v -> probeUntilReceived(vertx, c[2], c[1], 60))
+          .compose(v -> brokerStateUntil(vertx, portA, "up"))
+          .compose(v -> brokerStateUntil(vertx, portB, "up"))
+          .compose(v -> c[2].publish("r", "after the restart"))
+          .compose(ack -> c[1].expect(f -> "after the restart".equals(f.getString("text")), "the message after the restart"))
+          .compose(after -> {
+            ctx.verify(() -> assertNotEquals(since.getString("epoch"), after.getString("epoch"), "a new epoch: " + after));
+            return WsClient.connect(vertx, portB).map(NativeChatClient::new);
+          })
+          .compose(back -> back.join("r", "cut", new JsonObject().put("since", since).put("history", 1))
+            .compose(p -> back.event("joined", j -> "cut".equals(j.getString("name")), "own joined"))
+            .compose(own -> {
+              ctx.verify(() -> {
+                assertEquals(Boolean.FALSE, own.getBoolean("recovered"), "recovery failed: " + own);
+                assertEquals("epoch_changed", own.getString("reason"));
+                assertNotEquals(since.getString("epoch"), own.getString("epoch"));
+              });
+              return back.event("message", m -> "r".equals(m.getString("room")), "the last message instead");
+            }));
+      })
+      .onComplete(ctx.succeeding(last -> {
+        ctx.verify(() -> assertEquals("after the restart", last.getString("text")));
+        ctx.completeNow();
+      }));
   }
 
   /** socket.io-client 4.8 cut off from node A reconnects to node B and recovers (Socket.IO's own Redis adapter cannot). */
