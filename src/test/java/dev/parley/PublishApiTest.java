@@ -16,9 +16,11 @@ import io.vertx.junit5.VertxTestContext;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 
 /** {@code POST /api/rooms/{room}/messages}: keys, answers, and members receiving a normal message. */
@@ -115,7 +117,11 @@ class PublishApiTest {
     }));
   }
 
-  /** The room's history over HTTP: newest first, paged with next, behind the same key. */
+  private static List<String> texts(JsonObject page) {
+    return page.getJsonArray("messages").stream().map(m -> ((JsonObject) m).getString("text")).toList();
+  }
+
+  /** The room's history over HTTP: newest first, paged with next, bounded below by since, behind the same key. */
   @Test
   void readsARoomsHistoryNewestFirstInPages(Vertx vertx, VertxTestContext ctx) {
     JsonObject cfg = new JsonObject().put("api", new JsonObject().put("keys", new JsonArray().add(KEY)));
@@ -139,6 +145,20 @@ class PublishApiTest {
         })
         .compose(page -> {
           assertEquals("n14", page.getJsonArray("messages").getJsonObject(0).getString("text"), "the next page goes on");
+          return get(http, port, "/api/rooms/log/messages?since=20&limit=10", "Bearer " + KEY, 200);
+        })
+        .compose(page -> {
+          assertEquals(List.of("n24", "n23", "n22", "n21", "n20"), texts(page), "only what came after offset 20");
+          assertNull(page.getValue("next"), "nothing older to page to");
+          return get(http, port, "/api/rooms/log/messages?since=5&limit=10&before=16&epoch=" + page.getString("epoch"), "Bearer " + KEY, 200);
+        })
+        .compose(page -> {
+          assertEquals(List.of("n14", "n13", "n12", "n11", "n10", "n9", "n8", "n7", "n6", "n5"), texts(page));
+          assertNull(page.getValue("next"), "the page reached since");
+          return get(http, port, "/api/rooms/log/messages?since=5&epoch=other", "Bearer " + KEY, 409);
+        })
+        .compose(gone -> {
+          assertEquals("epoch_changed", gone.getString("error"));
           return get(http, port, "/api/rooms/log/messages", null, 401);
         })
         .compose(denied -> get(http, port, "/api/rooms/log/messages?limit=x", "Bearer " + KEY, 400));

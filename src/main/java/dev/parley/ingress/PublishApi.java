@@ -24,9 +24,11 @@ import java.util.List;
  * get a normal {@code message} (session {@code "api"}). Answers 202 {@code {"id":...}}; 401 without a
  * valid key; 400 on a bad body, room or name; 413 when the body or text is too large.
  *
- * <p>{@code GET /api/rooms/{room}/messages?before=&limit=} with the same key reads the room's history,
+ * <p>{@code GET /api/rooms/{room}/messages?since=&before=&limit=} with the same key reads the room's history,
  * newest first: {@code {"room","epoch","offset","messages":[...],"next":<offset>|null}}, where {@code next}
- * is the {@code before} of the following (older) page. Mounted only when {@code api.keys} is not empty.
+ * is the {@code before} of the following (older) page. {@code since} stops the paging at an offset the
+ * caller already has (only later messages come); with {@code epoch} beside it, a stream that has since
+ * started again answers 409 {@code epoch_changed}. Mounted only when {@code api.keys} is not empty.
  */
 public final class PublishApi {
 
@@ -96,16 +98,32 @@ public final class PublishApi {
   private void read(RoutingContext ctx) {
     try {
       long before = number(ctx, "before", 0);
+      long since = number(ctx, "since", 0);
+      String epoch = ctx.queryParams().get("epoch");
       int limit = (int) number(ctx, "limit", 50);
+      if (since < 0) {
+        throw new ChatException(ErrorCode.BAD_REQUEST, "since must be 0 or more");
+      }
       String room = ctx.pathParam("room");
       hub.history(null, room, before, limit)
         .onSuccess(page -> {
+          if (epoch != null && !epoch.isEmpty() && !epoch.equals(page.top().epoch())) {
+            answer(ctx, 409, new JsonObject().put("error", "epoch_changed")
+              .put("message", "the room's stream started again: what came before is gone")
+              .put("epoch", page.top().epoch()).put("offset", page.top().offset()));
+            return;
+          }
           JsonArray newestFirst = new JsonArray();
+          long oldest = 0;
           for (int i = page.messages().size() - 1; i >= 0; i--) {
+            Long offset = page.messages().get(i).offset();
+            if (offset != null && offset <= since) {
+              break;
+            }
+            oldest = offset == null ? 0 : offset;
             newestFirst.add(new JsonObject(Json.encode(page.messages().get(i))));
           }
-          Long next = page.messages().isEmpty() || page.messages().get(0).offset() == null
-            || page.messages().get(0).offset() <= 1 ? null : page.messages().get(0).offset();
+          Long next = newestFirst.size() < page.messages().size() || oldest <= since + 1 ? null : oldest;
           answer(ctx, 200, new JsonObject().put("room", room).put("epoch", page.top().epoch())
             .put("offset", page.top().offset()).put("messages", newestFirst).put("next", next));
         })
