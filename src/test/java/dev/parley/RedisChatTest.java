@@ -4,6 +4,7 @@ import dev.parley.support.ChatFlows;
 import dev.parley.support.NativeChatClient;
 import dev.parley.support.TestRedis;
 import dev.parley.support.TestServer;
+import dev.parley.support.SockJsXhrClient;
 import dev.parley.support.WsClient;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -192,7 +193,8 @@ class RedisChatTest {
 
   /**
    * The same over three nodes of their own (one instance each): cut off on the first while the second and
-   * third post, back on the third.
+   * third post, back on the third; over SockJS this time, the cut client polling (it simply stops) and back
+   * on another SockJS transport, xhr-streaming.
    */
   @Test
   void aClientCutOffRecoversAcrossThreeNodes(Vertx vertx, VertxTestContext ctx) {
@@ -203,10 +205,10 @@ class RedisChatTest {
         int p2 = all.resultAt(1);
         int p3 = all.resultAt(2);
         return ChatFlows.cutOffAndRecoverOnAnotherNode(
-          () -> WsClient.connect(vertx, p1).map(NativeChatClient::new),
+          () -> SockJsXhrClient.polling(vertx, p1).map(NativeChatClient::new),
           () -> WsClient.connect(vertx, p2).map(NativeChatClient::new),
           () -> WsClient.connect(vertx, p3).map(NativeChatClient::new),
-          () -> WsClient.connect(vertx, p3).map(NativeChatClient::new), 50);
+          () -> SockJsXhrClient.streaming(vertx, p3).map(NativeChatClient::new), 50);
       })
       .eventually(() -> Future.join(nodes.stream().map(Vertx::close).toList()))
       .onComplete(ctx.succeedingThenComplete());
@@ -281,6 +283,37 @@ class RedisChatTest {
         });
         ctx.completeNow();
       }));
+  }
+
+  /**
+   * The seam under load: members of node A and node B each post 200 messages while a socket.io-client 4.8
+   * on node A is cut off a quarter of the way through and reconnects to node B as they go on. It recovers
+   * and ends with every message exactly once, each publisher's in order (the stock Socket.IO Redis Streams
+   * adapter doubles or loses messages here in some runs).
+   */
+  @Test
+  void aSocketIoClientRecoversMidStreamFromTwoNodes(Vertx vertx, VertxTestContext ctx) {
+    SocketIoNodeClientTest.installed();
+    SocketIoNodeClientTest.node(vertx, "seam.mjs", "websocket", "sio-seam", "http://127.0.0.1:" + portA, "http://127.0.0.1:" + portB, "200")
+      .onComplete(ctx.succeeding(result -> {
+        ctx.verify(() -> assertSeamHeld(result, 200));
+        ctx.completeNow();
+      }));
+  }
+
+  /** What seam.mjs reports: recovered, every message once, each publisher's in order, the end markers last. */
+  static void assertSeamHeld(JsonObject result, int count) {
+    assertEquals(Boolean.TRUE, result.getBoolean("recovered"), "socket.recovered");
+    List<Object> got = result.getJsonArray("got").getList();
+    for (String prefix : List.of("a-", "b-")) {
+      List<Object> expected = new java.util.ArrayList<>();
+      for (int i = 0; i < count; i++) {
+        expected.add(prefix + i);
+      }
+      assertEquals(expected, got.stream().filter(t -> ((String) t).startsWith(prefix)).toList(),
+        prefix + "* each once, in order");
+    }
+    assertEquals(2 * count + 2, got.size(), "nothing else, nothing doubled: " + got);
   }
 
   /** Publishes probes from {@code from} every 250 ms until {@code to} receives one (bounded). */
