@@ -42,6 +42,11 @@ public interface Broker {
     return HistoryStore.OFF;
   }
 
+  /** Frames to other nodes and a directory of who holds what ({@link NodeLink#NONE} on a single node). */
+  default NodeLink link() {
+    return NodeLink.NONE;
+  }
+
   /** Whether the broker reaches the other nodes now ({@code /health} reports it). */
   default State state() {
     return State.UP;

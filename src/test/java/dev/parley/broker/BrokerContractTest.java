@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -280,5 +281,84 @@ public abstract class BrokerContractTest {
         });
     }
     chain.onComplete(ctx.succeedingThenComplete());
+  }
+
+  /**
+   * The node link: frames from one node reach the other in the order sent, on the context that set the
+   * receiver. A single node's broker has no link and says so.
+   */
+  @Test
+  void linkFramesReachTheOtherNodeInOrder(Vertx vertx, VertxTestContext ctx) {
+    if (!first.link().enabled()) {
+      assertFalse(second.link().enabled(), "both nodes of a single-node broker have no link");
+      first.link().send("elsewhere", io.vertx.core.buffer.Buffer.buffer("x")).onComplete(ctx.failingThenComplete());
+      return;
+    }
+    int count = 500;
+    List<String> got = new ArrayList<>();
+    Context context = vertxOf(second, vertx).getOrCreateContext();
+    Promise<Void> all = Promise.promise();
+    context.runOnContext(v -> second.link().receive(frame -> {
+      assertSame(context, Vertx.currentContext(), "frames arrive on the receiver's context");
+      got.add(frame.toString());
+      if (got.size() == count) {
+        all.complete();
+      }
+    }));
+    vertxOf(first, vertx).getOrCreateContext().runOnContext(v -> {
+      for (int i = 0; i < count; i++) {
+        first.link().send(second.link().self(), io.vertx.core.buffer.Buffer.buffer("frame " + i));
+      }
+    });
+    all.future().onComplete(ctx.succeeding(v -> ctx.verify(() -> {
+      for (int i = 0; i < count; i++) {
+        assertEquals("frame " + i, got.get(i));
+      }
+      ctx.completeNow();
+    })));
+  }
+
+  /**
+   * The link's directory: a key is held by the first node to claim it; another node's claim answers the
+   * holder, unless it supersedes that holder; only the holder releases it; a claim expires after its time.
+   */
+  @Test
+  void linkClaimsAreHeldByOneNode(Vertx vertx, VertxTestContext ctx) {
+    if (!first.link().enabled()) {
+      first.link().claim("k", null, 1000).onComplete(ctx.succeeding(holder -> ctx.verify(() -> {
+        assertEquals(first.link().self(), holder, "a single node holds everything itself");
+        ctx.completeNow();
+      })));
+      return;
+    }
+    String a = first.link().self();
+    String b = second.link().self();
+    String key = "claim-" + System.nanoTime();
+    first.link().claim(key, null, 60_000)
+      .compose(h -> {
+        assertEquals(a, h);
+        return second.link().claim(key, null, 60_000);
+      })
+      .compose(h -> {
+        assertEquals(a, h, "held by the first");
+        second.link().release(key); // not its to release
+        return first.link().claim(key, null, 60_000);
+      })
+      .compose(h -> {
+        assertEquals(a, h, "renewed by its holder");
+        return second.link().claim(key, a, 60_000);
+      })
+      .compose(h -> {
+        assertEquals(b, h, "superseding a holder known to be gone");
+        return first.link().holder(key);
+      })
+      .compose(h -> {
+        assertEquals(b, h);
+        second.link().release(key);
+        return dev.parley.support.Polling.until(vertx, () -> first.link().holder(key), h2 -> h2 == null, "released");
+      })
+      .compose(v -> first.link().claim(key + "-short", null, 300))
+      .compose(h -> dev.parley.support.Polling.until(vertx, () -> second.link().holder(key + "-short"), h2 -> h2 == null, "expired"))
+      .onComplete(ctx.succeedingThenComplete());
   }
 }

@@ -32,4 +32,25 @@ public final class Polling {
       vertx.setTimer(EVERY_MS, t -> check(vertx, condition, what, deadline, done));
     }
   }
+
+  /** Completes once an asynchronous {@code probe} answers what {@code ok} accepts, asking every 20 ms; bounded as above. */
+  public static <T> Future<Void> until(Vertx vertx, java.util.function.Supplier<Future<T>> probe,
+                                       java.util.function.Predicate<T> ok, String what) {
+    Promise<Void> done = Promise.promise();
+    ask(vertx, probe, ok, what, System.nanoTime() + BOUND_MS * 1_000_000, done);
+    return done.future();
+  }
+
+  private static <T> void ask(Vertx vertx, java.util.function.Supplier<Future<T>> probe, java.util.function.Predicate<T> ok,
+                              String what, long deadline, Promise<Void> done) {
+    probe.get().onComplete(ar -> {
+      if (ar.succeeded() && ok.test(ar.result())) {
+        done.complete();
+      } else if (System.nanoTime() > deadline) {
+        done.fail(new AssertionError("not within " + BOUND_MS + " ms: " + what + (ar.failed() ? " (" + ar.cause() + ")" : "")));
+      } else {
+        vertx.setTimer(EVERY_MS, t -> ask(vertx, probe, ok, what, deadline, done));
+      }
+    });
+  }
 }

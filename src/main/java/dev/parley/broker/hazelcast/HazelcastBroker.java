@@ -2,7 +2,10 @@ package dev.parley.broker.hazelcast;
 
 import com.hazelcast.core.HazelcastInstance;
 import dev.parley.broker.EventBusBroker;
+import dev.parley.broker.Callers;
 import dev.parley.core.Broker;
+import dev.parley.core.NodeLink;
+import io.vertx.core.buffer.Buffer;
 import dev.parley.core.Envelope;
 import dev.parley.config.ParleyConfig.HistoryConfig;
 import dev.parley.core.HistoryStore;
@@ -54,7 +57,8 @@ public final class HazelcastBroker implements Broker {
       events[0] = EventBusBroker.create(vertx, stores.presence);
       HazelcastBroker broker = new HazelcastBroker(events[0], stores.presence, stores.history);
       broker.kept = keptIn(hazelcast.getMap("parley.kept"));
-      return stores.presence.start().map(v -> (Broker) broker);
+      broker.link = new Link(vertx, nodeId, hazelcast.getMap("parley.holders"));
+      return broker.link.consumer.completion().compose(v -> stores.presence.start()).map(v -> (Broker) broker);
     });
   }
 
@@ -98,8 +102,107 @@ public final class HazelcastBroker implements Broker {
     return kept;
   }
 
+  private Link link;
+
+  @Override
+  public NodeLink link() {
+    return link;
+  }
+
   @Override
   public Future<Void> close() {
-    return presence.close().eventually(events::close);
+    return link.consumer.unregister().eventually(presence::close).eventually(events::close);
+  }
+
+  /**
+   * Frames over the clustered event bus, one address per node ({@code parley.link.<node>}): between two
+   * nodes they travel one TCP connection, in order. The directory is the map {@code parley.holders}.
+   */
+  private static final class Link implements NodeLink {
+    private final Vertx vertx;
+    private final String nodeId;
+    private final com.hazelcast.map.IMap<String, String> holders;
+    final io.vertx.core.eventbus.MessageConsumer<Buffer> consumer;
+    private volatile Handler<Buffer> frames;
+    private volatile io.vertx.core.Context frameContext;
+
+    Link(Vertx vertx, String nodeId, com.hazelcast.map.IMap<String, String> holders) {
+      this.vertx = vertx;
+      this.nodeId = nodeId;
+      this.holders = holders;
+      this.consumer = vertx.eventBus().<Buffer>consumer("parley.link." + nodeId, m -> {
+        Handler<Buffer> h = frames;
+        if (h == null) {
+          return;
+        }
+        if (Vertx.currentContext() == frameContext) {
+          h.handle(m.body());
+        } else {
+          frameContext.runOnContext(v -> h.handle(m.body()));
+        }
+      });
+    }
+
+    @Override
+    public boolean enabled() {
+      return true;
+    }
+
+    @Override
+    public String self() {
+      return nodeId;
+    }
+
+    @Override
+    public Future<Void> send(String node, Buffer frame) {
+      vertx.eventBus().send("parley.link." + node, frame);
+      return Future.succeededFuture();
+    }
+
+    @Override
+    public void receive(Handler<Buffer> handler) {
+      frameContext = Vertx.currentContext() != null ? Vertx.currentContext() : vertx.getOrCreateContext();
+      frames = handler;
+    }
+
+    @Override
+    public Future<String> claim(String key, String supersede, long ttlMs) {
+      return Callers.onCaller(Future.fromCompletionStage(holders.submitToKey(key, new Claim(nodeId, supersede, ttlMs))));
+    }
+
+    @Override
+    public Future<String> holder(String key) {
+      return Callers.onCaller(Future.fromCompletionStage(holders.getAsync(key)));
+    }
+
+    @Override
+    public void release(String key) {
+      holders.submitToKey(key, new Release(nodeId));
+    }
+  }
+
+  /** Removes a key only while this node holds it. */
+  record Release(String node) implements com.hazelcast.map.EntryProcessor<String, String, Boolean> {
+    @Override
+    public Boolean process(java.util.Map.Entry<String, String> entry) {
+      if (node.equals(entry.getValue())) {
+        entry.setValue(null);
+        return true;
+      }
+      return false;
+    }
+  }
+
+  /** Takes a key unless another node (other than the one superseded) holds it; answers the holder. */
+  record Claim(String node, String supersede, long ttlMs) implements com.hazelcast.map.EntryProcessor<String, String, String> {
+    @Override
+    public String process(java.util.Map.Entry<String, String> entry) {
+      String v = entry.getValue();
+      if (v != null && !v.equals(node) && !v.equals(supersede)) {
+        return v;
+      }
+      ((com.hazelcast.map.ExtendedMapEntry<String, String>) entry).setValue(node, ttlMs, java.util.concurrent.TimeUnit.MILLISECONDS);
+      return node;
+    }
   }
 }

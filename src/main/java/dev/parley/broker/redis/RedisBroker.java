@@ -3,6 +3,7 @@ package dev.parley.broker.redis;
 import dev.parley.broker.Callers;
 import dev.parley.broker.EnvelopeCodec;
 import dev.parley.core.Broker;
+import dev.parley.core.NodeLink;
 import dev.parley.core.Envelope;
 import dev.parley.config.ParleyConfig.HistoryConfig;
 import dev.parley.core.HistoryStore;
@@ -46,6 +47,10 @@ public final class RedisBroker implements Broker {
   private static final Logger LOG = LoggerFactory.getLogger(RedisBroker.class);
   static final String CHANNEL_PREFIX = "parley:room:";
   private static final long SUBSCRIBE_CONFIRM_TIMEOUT_MS = 5_000;
+  /** Each node's channel for frames addressed to it ({@link NodeLink}). */
+  static final String LINK_PREFIX = "parley:link:";
+  /** The directory of the node link: who holds a key. */
+  static final String HOLDER_PREFIX = "parley:holder:";
 
   private final Vertx vertx;
   private final String nodeId;
@@ -81,6 +86,7 @@ public final class RedisBroker implements Broker {
   public static Future<Broker> create(Vertx vertx, String nodeId, String uri, long nodeTimeoutMs, HistoryConfig history) {
     RedisBroker broker = new RedisBroker(vertx, nodeId, uri, nodeTimeoutMs, history);
     return Future.all(broker.publisher.start(), broker.subscriber.start())
+      .compose(v -> broker.subscribeChannel(LINK_PREFIX + nodeId).otherwiseEmpty())
       .map(v -> {
         broker.presence.start();
         return broker;
@@ -99,7 +105,7 @@ public final class RedisBroker implements Broker {
       List<Subscriber> subs = rooms.computeIfAbsent(room, r -> new CopyOnWriteArrayList<>());
       subs.add(sub);
       if (subs.size() == 1) {
-        subscribeChannel(room).onComplete(ar -> {
+        subscribeChannel(CHANNEL_PREFIX + room).onComplete(ar -> {
           if (ar.failed()) {
             // not subscribed after all: forget this subscriber so the next join tries again
             subs.remove(sub);
@@ -130,11 +136,10 @@ public final class RedisBroker implements Broker {
   }
 
   /** SUBSCRIBE and wait for Redis to confirm it, so that later publishes are sure to arrive. */
-  private Future<Void> subscribeChannel(String room) {
+  private Future<Void> subscribeChannel(String channel) {
     if (!subscriber.isUp()) {
       return Future.succeededFuture(); // resubscribed on reconnection; local hubs still hear each other
     }
-    String channel = CHANNEL_PREFIX + room;
     Promise<Void> confirmed = Promise.promise();
     confirmations.computeIfAbsent(channel, c -> new CopyOnWriteArrayList<>()).add(confirmed);
     // no confirmation in time, or a failed send: the subscription fails (the join gets "unavailable")
@@ -146,6 +151,7 @@ public final class RedisBroker implements Broker {
   }
 
   private void resubscribe(RedisConnection connection) {
+    connection.send(Request.cmd(Command.SUBSCRIBE).arg(LINK_PREFIX + nodeId));
     for (String room : rooms.keySet()) {
       connection.send(Request.cmd(Command.SUBSCRIBE).arg(CHANNEL_PREFIX + room));
     }
@@ -190,6 +196,10 @@ public final class RedisBroker implements Broker {
     String channel = push.get(1).toString();
     switch (kind) {
       case "message" -> {
+        if (channel.equals(LINK_PREFIX + nodeId)) {
+          link.deliver(push.get(2).toBuffer());
+          return;
+        }
         if (!channel.startsWith(CHANNEL_PREFIX)) {
           return;
         }
@@ -245,6 +255,77 @@ public final class RedisBroker implements Broker {
           .map(v -> v == null ? null : v.toString()));
       }
     };
+  }
+
+  private final Link link = new Link();
+
+  @Override
+  public NodeLink link() {
+    return link;
+  }
+
+  /** Claims a key unless another node (other than the one superseded) holds it; answers the holder. */
+  private static final String CLAIM = "local v = redis.call('GET', KEYS[1]) "
+    + "if v and v ~= ARGV[1] and v ~= ARGV[3] then return v end "
+    + "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return ARGV[1]";
+  /** Deletes a key only while this node holds it. */
+  private static final String RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 1";
+
+  /** Frames over a channel per node; PUBLISH tells how many received it, so a gone node fails at once. */
+  private final class Link implements NodeLink {
+    private Handler<Buffer> frames;
+    private Context frameContext;
+
+    void deliver(Buffer frame) {
+      Handler<Buffer> h = frames;
+      if (h == null) {
+        return;
+      }
+      if (Vertx.currentContext() == frameContext) {
+        h.handle(frame);
+      } else {
+        frameContext.runOnContext(v -> h.handle(frame));
+      }
+    }
+
+    @Override
+    public boolean enabled() {
+      return true;
+    }
+
+    @Override
+    public String self() {
+      return nodeId;
+    }
+
+    @Override
+    public Future<Void> send(String node, Buffer frame) {
+      return Callers.onCaller(publisher.send(Request.cmd(Command.PUBLISH).arg(LINK_PREFIX + node).arg(frame)))
+        .compose(r -> r != null && r.toLong() > 0
+          ? Future.succeededFuture() : Future.failedFuture(new IllegalStateException("node " + node + " is not listening")));
+    }
+
+    @Override
+    public void receive(Handler<Buffer> handler) {
+      frameContext = Vertx.currentContext() != null ? Vertx.currentContext() : context;
+      frames = handler;
+    }
+
+    @Override
+    public Future<String> claim(String key, String supersede, long ttlMs) {
+      return Callers.onCaller(RedisBroker.this.send(Request.cmd(Command.EVAL).arg(CLAIM).arg(1).arg(HOLDER_PREFIX + key)
+        .arg(nodeId).arg(ttlMs).arg(supersede == null ? "" : supersede)).map(r -> r == null ? null : r.toString()));
+    }
+
+    @Override
+    public Future<String> holder(String key) {
+      return Callers.onCaller(RedisBroker.this.send(Request.cmd(Command.GET).arg(HOLDER_PREFIX + key)).map(r -> r == null ? null : r.toString()));
+    }
+
+    @Override
+    public void release(String key) {
+      RedisBroker.this.send(Request.cmd(Command.EVAL).arg(RELEASE).arg(1).arg(HOLDER_PREFIX + key).arg(nodeId));
+    }
   }
 
   @Override
