@@ -42,6 +42,7 @@ public final class WebRoutes {
         .put("broker", new JsonObject()
           .put("type", node.config().broker().type())
           .put("state", node.broker().state().name().toLowerCase(java.util.Locale.ROOT)))
+        .put("relay", dev.parley.relay.Relay.of(ctx.vertx(), node).stats())
         .encode()));
 
     router.route("/webjars/*").handler(WebRoutes::securityHeaders)

@@ -33,6 +33,9 @@ public final class SioClient extends TestClient {
 
   private final Mode mode;
   private final int port;
+  /** Polling over several nodes, a request to each in turn (a load balancer without affinity); else null. */
+  private int[] ports;
+  private int turn;
   private final Map<Long, Promise<JsonArray>> acks = new HashMap<>();
   private final Promise<Void> connected = Promise.promise();
   private WebSocket ws;
@@ -80,9 +83,23 @@ public final class SioClient extends TestClient {
       .mapEmpty();
   }
 
+  /**
+   * Long-polling with each HTTP request sent to the next of {@code ports} in turn, as a round-robin load
+   * balancer without session affinity would.
+   */
+  public static Future<SioClient> roundRobin(Vertx vertx, int... ports) {
+    SioClient c = new SioClient(vertx, ports[0], Mode.POLLING, 0);
+    c.ports = ports;
+    return c.openPolling().compose(v -> c.connected.future()).map(c);
+  }
+
+  private int port() {
+    return ports == null ? port : ports[turn++ % ports.length];
+  }
+
   private Future<Void> openPolling() {
     http = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(true), new PoolOptions().setHttp1MaxSize(4));
-    return http.request(HttpMethod.GET, port, "127.0.0.1", "/socket.io/?EIO=4&transport=polling")
+    return http.request(HttpMethod.GET, port(), "127.0.0.1", "/socket.io/?EIO=4&transport=polling")
       .compose(req -> req.send()).compose(resp -> resp.body()).map(body -> {
         String open = body.toString();
         if (!open.startsWith("0")) {
@@ -103,7 +120,7 @@ public final class SioClient extends TestClient {
     if (ended || paused) {
       return;
     }
-    http.request(HttpMethod.GET, port, "127.0.0.1", pollingUri())
+    http.request(HttpMethod.GET, port(), "127.0.0.1", pollingUri())
       .compose(req -> req.send())
       .compose(resp -> resp.body().map(b -> resp.statusCode() == 200 ? b.toString() : null))
       .onComplete(ar -> {
@@ -211,7 +228,7 @@ public final class SioClient extends TestClient {
 
   /** One POST at a time, so packets arrive in the order sent, as the stock client does. */
   private void post(String body) {
-    posts = posts.eventually(() -> http.request(HttpMethod.POST, port, "127.0.0.1", pollingUri())
+    posts = posts.eventually(() -> http.request(HttpMethod.POST, port(), "127.0.0.1", pollingUri())
       .compose(req -> req.putHeader("Content-Type", "text/plain;charset=UTF-8").send(Buffer.buffer(body)))
       .compose(resp -> resp.body())
       .mapEmpty());

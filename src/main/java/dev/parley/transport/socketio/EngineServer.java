@@ -1,6 +1,7 @@
 package dev.parley.transport.socketio;
 
 import dev.parley.ParleyNode;
+import dev.parley.relay.Relay;
 import dev.parley.transport.OutboundMemory;
 import io.vertx.core.Context;
 import io.vertx.core.Handler;
@@ -23,8 +24,8 @@ import java.util.function.Supplier;
  * upgrades to their {@link EngineSession}, and the protocol's HTTP errors ({@code {"code":N,"message":...}}:
  * 0 Transport unknown, 1 Session ID unknown, 2 Bad handshake method, 3 Bad request, 5 Unsupported protocol
  * version). Sessions are registered node-wide, so a polling request may reach any verticle instance of
- * the node; SockJS-style session affinity is needed across nodes (see docs/scaling.md), WebSocket-only
- * clients need none.
+ * the node. A session id starts with its node's id ({@code <node>.<random>}): a request for a session of
+ * another node of the cluster (a load balancer without affinity) is served there through the {@link Relay}.
  */
 public final class EngineServer implements Handler<RoutingContext> {
 
@@ -45,6 +46,7 @@ public final class EngineServer implements Handler<RoutingContext> {
   private final int maxPayload;
   private final int maxQueueBytes;
   private final OutboundMemory memory;
+  private final Relay relay;
 
   public EngineServer(Vertx vertx, ParleyNode node, String path, long pingIntervalMs, long pingTimeoutMs, int maxPayload,
                       int maxQueueBytes, Supplier<EngineListener> listeners) {
@@ -58,6 +60,33 @@ public final class EngineServer implements Handler<RoutingContext> {
     this.maxPayload = maxPayload;
     this.maxQueueBytes = maxQueueBytes;
     this.memory = node.shared(OutboundMemory.class, () -> OutboundMemory.create(node.config().limits()));
+    this.relay = Relay.of(vertx, node);
+  }
+
+  Relay relay() {
+    return relay;
+  }
+
+  /**
+   * Serves a request for a session this node does not hold on the session's node, when that is another
+   * node of the cluster; false when it is not (the caller answers "Session ID unknown").
+   */
+  private boolean relayed(RoutingContext ctx, String sid, boolean webSocket) {
+    if (!relay.enabled() || relay.relayed(ctx.request())) {
+      return false;
+    }
+    int dot = sid.lastIndexOf('.');
+    String owner = dot > 0 ? sid.substring(0, dot) : null;
+    if (owner == null || owner.equals(relay.self())) {
+      return false;
+    }
+    Handler<RoutingContext> unknown = c -> error(c, 400, 1, "Session ID unknown");
+    if (webSocket) {
+      relay.forwardWebSocket(ctx, owner, unknown);
+    } else {
+      relay.forward(ctx, owner, unknown);
+    }
+    return true;
   }
 
   long pingIntervalMs() {
@@ -103,7 +132,9 @@ public final class EngineServer implements Handler<RoutingContext> {
       } else {
         EngineSession session = sessions.get(sid);
         if (session == null) {
-          error(ctx, 400, 1, "Session ID unknown");
+          if (!relayed(ctx, sid, true)) {
+            error(ctx, 400, 1, "Session ID unknown");
+          }
           return;
         }
         session.upgradeRequested();
@@ -136,7 +167,9 @@ public final class EngineServer implements Handler<RoutingContext> {
     }
     EngineSession session = sessions.get(sid);
     if (session == null) {
-      error(ctx, 400, 1, "Session ID unknown");
+      if (!relayed(ctx, sid, false)) {
+        error(ctx, 400, 1, "Session ID unknown");
+      }
     } else if (req.method() == HttpMethod.GET) {
       session.onInput(() -> session.onGet(ctx));
     } else if (req.method() == HttpMethod.POST) {
@@ -193,7 +226,7 @@ public final class EngineServer implements Handler<RoutingContext> {
   private EngineSession create(ParleyNode.Ticket ticket) {
     byte[] bytes = new byte[15];
     RANDOM.nextBytes(bytes);
-    String sid = Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
+    String sid = node.id() + "." + Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
     Context context = vertx.getOrCreateContext();
     EngineSession session = new EngineSession(vertx, this, sid, context, listeners.get(), ticket);
     sessions.put(sid, session);

@@ -247,6 +247,13 @@ public final class EngineSession {
       refuseAfterUpgrade(ctx);
       return;
     }
+    if (pendingGet != null && !server.relay().via(pendingGet.request()).equals(server.relay().via(ctx.request()))) {
+      // the same poll again by another way (a load balancer that re-sent it to another node when the first
+      // one died mid-request): the new one takes over, the old one (its client gone) ends with a noop
+      RoutingContext old = pendingGet;
+      pendingGet = null;
+      server.answer(old, 200, "text/plain; charset=UTF-8", "6");
+    }
     if (pendingGet != null) {
       // one outstanding GET per session: the first one learns the session is closed, the second is refused
       RoutingContext first = pendingGet;

@@ -1,0 +1,121 @@
+package dev.parley;
+
+import dev.parley.support.ChatFlows;
+import dev.parley.support.NativeChatClient;
+import dev.parley.support.SioChatClient;
+import dev.parley.support.SioClient;
+import dev.parley.support.TestRedis;
+import dev.parley.support.TestServer;
+import dev.parley.support.WsClient;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import io.vertx.junit5.Timeout;
+import io.vertx.junit5.VertxExtension;
+import io.vertx.junit5.VertxTestContext;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Polling without session affinity: every HTTP request of a client goes to the next node in turn, as a
+ * round-robin load balancer sends it; requests that reach a node without the session are relayed to the
+ * node that holds it. Two nodes on one Redis.
+ */
+@ExtendWith(VertxExtension.class)
+@Timeout(value = 60, timeUnit = TimeUnit.SECONDS)
+class NoAffinityTest {
+
+  private static TestRedis redis;
+  private Vertx nodeA;
+  private Vertx nodeB;
+  private int portA;
+  private int portB;
+
+  @BeforeAll
+  static void startRedis() throws IOException {
+    redis = TestRedis.start();
+  }
+
+  @AfterAll
+  static void stopRedis() throws IOException {
+    redis.close();
+  }
+
+  @BeforeEach
+  void start(VertxTestContext ctx) {
+    nodeA = Vertx.vertx();
+    nodeB = Vertx.vertx();
+    Future.all(TestServer.start(nodeA, RedisChatTest.redisConfig(redis.uri()), 2), TestServer.start(nodeB, RedisChatTest.redisConfig(redis.uri()), 1))
+      .onComplete(ctx.succeeding(all -> {
+        portA = all.resultAt(0);
+        portB = all.resultAt(1);
+        ctx.completeNow();
+      }));
+  }
+
+  @AfterEach
+  void stop(VertxTestContext ctx) {
+    Future.join(nodeA.close(), nodeB.close()).onComplete(ar -> ctx.completeNow());
+  }
+
+  private static List<String> numbered(String prefix, int count) {
+    List<String> out = new ArrayList<>();
+    for (int i = 0; i < count; i++) {
+      out.add(prefix + i);
+    }
+    return out;
+  }
+
+  static Future<JsonObject> health(Vertx vertx, int port) {
+    io.vertx.core.http.HttpClient http = vertx.createHttpClient();
+    return http.request(io.vertx.core.http.HttpMethod.GET, port, "127.0.0.1", "/health")
+      .compose(req -> req.send()).compose(resp -> resp.body()).map(b -> new JsonObject(b.toString()))
+      .eventually(http::close);
+  }
+
+  /** An Engine.IO polling client whose requests alternate between the nodes chats with a member of each node. */
+  @Test
+  void socketIoPollingAlternatingBetweenNodesChats(Vertx vertx, VertxTestContext ctx) {
+    Future.all(SioClient.roundRobin(vertx, portA, portB).map(SioChatClient::new),
+        WsClient.connect(vertx, portA).map(NativeChatClient::new), WsClient.connect(vertx, portB).map(NativeChatClient::new))
+      .compose(all -> {
+        SioChatClient sio = all.resultAt(0);
+        NativeChatClient onA = all.resultAt(1);
+        NativeChatClient onB = all.resultAt(2);
+        List<String> fromSio = numbered("s-", 30);
+        List<String> fromA = numbered("a-", 30);
+        return onA.join("rr", "anna").compose(p -> onB.join("rr", "bert")).compose(p -> sio.join("rr", "polly"))
+          .compose(p -> ChatFlows.probe(onB, sio, "rr", 40))
+          .compose(p -> Future.all(ChatFlows.publishAll(sio, "rr", fromSio), ChatFlows.publishAll(onA, "rr", fromA)))
+          .compose(v -> Future.all(ChatFlows.messagesFrom(onB, "rr", "polly", 30), ChatFlows.messagesFrom(sio, "rr", "anna", 30)))
+          .compose(got -> {
+            assertEquals(fromSio, got.resultAt(0), "the node without the session got the polling client's messages in order");
+            assertEquals(fromA, got.resultAt(1), "the polling client got node A's messages in order");
+            return Future.all(health(vertx, portA), health(vertx, portB));
+          })
+          .map(h -> {
+            JsonObject a = h.<JsonObject>resultAt(0).getJsonObject("relay");
+            JsonObject b = h.<JsonObject>resultAt(1).getJsonObject("relay");
+            // the session is on one node; about half its requests reached the other and were relayed
+            long forwarded = a.getLong("forwarded") + b.getLong("forwarded");
+            long served = a.getLong("served") + b.getLong("served");
+            assertTrue(forwarded >= 20, "requests relayed: " + a + " " + b);
+            assertEquals(forwarded, served, "each relayed request served once");
+            return null;
+          });
+      })
+      .onComplete(ctx.succeedingThenComplete());
+  }
+}
