@@ -10,6 +10,7 @@ import dev.parley.transport.OriginGuard;
 import dev.parley.transport.InputTimeouts;
 import dev.parley.transport.bridge.BridgeTransport;
 import dev.parley.transport.socketio.SocketIoTransport;
+import dev.parley.transport.sockjs.SockJsRelay;
 import dev.parley.transport.sockjs.SockJsTransport;
 import dev.parley.transport.websocket.WebSocketTransport;
 import io.vertx.core.Future;
@@ -78,11 +79,13 @@ public final class ParleyVerticle extends VerticleBase {
     Future<Router> bridge = Future.succeededFuture();
     if (config.sockjs().enabled()) {
       router.route("/sockjs*").handler(body).handler(SockJsTransport::checkSendBody)
+        .handler(SockJsRelay.create(vertx, node, "/sockjs"))
         .subRouter(SockJsTransport.router(vertx, node, hub));
     }
     if (config.bridge().enabled()) {
       bridge = BridgeTransport.create(vertx, node, hub)
-        .onSuccess(r -> router.route("/eventbus*").handler(body).handler(SockJsTransport::checkSendBody).subRouter(r));
+        .onSuccess(r -> router.route("/eventbus*").handler(body).handler(SockJsTransport::checkSendBody)
+          .handler(SockJsRelay.create(vertx, node, "/eventbus")).subRouter(r));
     }
     if (config.socketio().enabled()) {
       router.route(config.socketio().path() + "*").handler(origins);

@@ -4,6 +4,7 @@ import dev.parley.support.ChatFlows;
 import dev.parley.support.NativeChatClient;
 import dev.parley.support.SioChatClient;
 import dev.parley.support.SioClient;
+import dev.parley.support.SockJsXhrClient;
 import dev.parley.support.TestRedis;
 import dev.parley.support.TestServer;
 import dev.parley.support.WsClient;
@@ -19,6 +20,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.io.IOException;
 import java.util.ArrayList;
@@ -113,6 +116,37 @@ class NoAffinityTest {
             long served = a.getLong("served") + b.getLong("served");
             assertTrue(forwarded >= 20, "requests relayed: " + a + " " + b);
             assertEquals(forwarded, served, "each relayed request served once");
+            return null;
+          });
+      })
+      .onComplete(ctx.succeedingThenComplete());
+  }
+
+  /** A SockJS client of each HTTP transport whose requests alternate between the nodes chats with a member of each node. */
+  @ParameterizedTest
+  @EnumSource(SockJsXhrClient.Mode.class)
+  void sockJsAlternatingBetweenNodesChats(SockJsXhrClient.Mode mode, Vertx vertx, VertxTestContext ctx) {
+    Future.all(SockJsXhrClient.roundRobin(vertx, mode, portA, portB).map(NativeChatClient::new),
+        WsClient.connect(vertx, portA).map(NativeChatClient::new), WsClient.connect(vertx, portB).map(NativeChatClient::new))
+      .compose(all -> {
+        NativeChatClient sockjs = all.resultAt(0);
+        NativeChatClient onA = all.resultAt(1);
+        NativeChatClient onB = all.resultAt(2);
+        List<String> fromSockJs = numbered("s-", 30);
+        List<String> fromB = numbered("b-", 30);
+        return onA.join("rr", "anna").compose(p -> onB.join("rr", "bert")).compose(p -> sockjs.join("rr", "sid"))
+          .compose(p -> ChatFlows.probe(onA, sockjs, "rr", 40))
+          .compose(p -> Future.all(ChatFlows.publishAll(sockjs, "rr", fromSockJs), ChatFlows.publishAll(onB, "rr", fromB)))
+          .compose(v -> Future.all(ChatFlows.messagesFrom(onA, "rr", "sid", 30), ChatFlows.messagesFrom(sockjs, "rr", "bert", 30)))
+          .compose(got -> {
+            assertEquals(fromSockJs, got.resultAt(0), "members got the SockJS client's messages in order");
+            assertEquals(fromB, got.resultAt(1), "the SockJS client got node B's messages in order");
+            return Future.all(health(vertx, portA), health(vertx, portB));
+          })
+          .map(h -> {
+            JsonObject a = h.<JsonObject>resultAt(0).getJsonObject("relay");
+            JsonObject b = h.<JsonObject>resultAt(1).getJsonObject("relay");
+            assertTrue(a.getLong("forwarded") + b.getLong("forwarded") >= 10, "requests relayed: " + a + " " + b);
             return null;
           });
       })

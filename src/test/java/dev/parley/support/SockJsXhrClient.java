@@ -71,6 +71,24 @@ public final class SockJsXhrClient extends TestClient {
     return connect(vertx, port, Mode.XHR_STREAMING);
   }
 
+  /** Each HTTP request to the next of {@code ports} in turn (a load balancer without affinity). */
+  private int[] ports;
+  private int turn;
+
+  private int port() {
+    return ports == null ? port : ports[turn++ % ports.length];
+  }
+
+  /**
+   * Any SockJS HTTP transport with each HTTP request sent to the next of {@code ports} in turn, as a
+   * round-robin load balancer without session affinity would; completes after the {@code welcome} frame.
+   */
+  public static Future<SockJsXhrClient> roundRobin(Vertx vertx, Mode mode, int... ports) {
+    SockJsXhrClient c = new SockJsXhrClient(vertx, ports[0], mode);
+    c.ports = ports;
+    return c.start().compose(v -> c.expect("welcome")).map(c);
+  }
+
   /** Any SockJS HTTP transport; completes after the {@code welcome} frame. */
   public static Future<SockJsXhrClient> connect(Vertx vertx, int port, Mode mode) {
     SockJsXhrClient c = new SockJsXhrClient(vertx, port, mode);
@@ -88,7 +106,7 @@ public final class SockJsXhrClient extends TestClient {
   }
 
   private void poll(Promise<Void> opened) {
-    http.request(HttpMethod.valueOf(mode.method), port, "127.0.0.1", base + "/" + mode.path)
+    http.request(HttpMethod.valueOf(mode.method), port(), "127.0.0.1", base + "/" + mode.path)
       .compose(req -> req.send())
       .compose(resp -> resp.body())
       .onSuccess(body -> {
@@ -146,7 +164,7 @@ public final class SockJsXhrClient extends TestClient {
 
   private void stream(Promise<Void> opened) {
     StringBuilder pending = new StringBuilder();
-    http.request(HttpMethod.valueOf(mode.method), port, "127.0.0.1", base + "/" + mode.path)
+    http.request(HttpMethod.valueOf(mode.method), port(), "127.0.0.1", base + "/" + mode.path)
       .compose(req -> req.send())
       .onSuccess(resp -> {
         streamResponse = resp;
@@ -186,7 +204,7 @@ public final class SockJsXhrClient extends TestClient {
     // One xhr_send at a time, so messages arrive in the order sent, as sockjs-client does.
     boolean jsonp = mode == Mode.JSONP_POLLING;
     String body = jsonp ? "d=" + URLEncoder.encode(SockJsFrames.encode(text), StandardCharsets.UTF_8) : SockJsFrames.encode(text);
-    sends = sends.eventually(() -> http.request(HttpMethod.POST, port, "127.0.0.1", base + (jsonp ? "/jsonp_send" : "/xhr_send"))
+    sends = sends.eventually(() -> http.request(HttpMethod.POST, port(), "127.0.0.1", base + (jsonp ? "/jsonp_send" : "/xhr_send"))
       .compose(req -> req.putHeader("Content-Type", jsonp ? "application/x-www-form-urlencoded" : "text/plain").send(Buffer.buffer(body)))
       .map(resp -> {
         if (resp.statusCode() != (jsonp ? 200 : 204)) {

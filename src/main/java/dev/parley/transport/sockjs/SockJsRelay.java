@@ -1,0 +1,129 @@
+package dev.parley.transport.sockjs;
+
+import dev.parley.ParleyNode;
+import dev.parley.core.NodeLink;
+import dev.parley.relay.Relay;
+import io.vertx.core.Handler;
+import io.vertx.core.Vertx;
+import io.vertx.core.shareddata.LocalMap;
+import io.vertx.ext.web.RoutingContext;
+
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * SockJS's HTTP transports without load balancer affinity. A SockJS client picks its session id itself
+ * ({@code <prefix>/<server>/<session>/<transport>}), so the node that opens a session claims its id in the
+ * cluster directory ({@link NodeLink#claim}); a request that reaches a node without the session is served
+ * on the claiming node through the {@link Relay}. Claims are renewed every minute while the session lives
+ * and given up when it ends. A session whose node is gone is taken over here: a receiving request then
+ * opens a fresh session, which sockjs-client reports as "Server lost session" and reconnects from; a send
+ * gets the unknown session's 404. WebSocket transports need none of this (one connection is the session).
+ * Mount after the body handler, before the SockJS router.
+ */
+public final class SockJsRelay implements Handler<RoutingContext> {
+
+  /** How long a claim lasts unless renewed (renewed every {@link #RENEW_EVERY_MS}). */
+  static final long CLAIM_TTL_MS = 5 * 60_000;
+  private static final long RENEW_EVERY_MS = 60_000;
+  /** vertx-web keeps every SockJS session of a Vert.x instance in this local map, by session id. */
+  private static final String SESSIONS_MAP = "_vertx.sockjssessions";
+  private static final Set<String> RECEIVING = Set.of("xhr", "xhr_streaming", "eventsource", "htmlfile", "jsonp");
+  private static final Set<String> SENDING = Set.of("xhr_send", "jsonp_send");
+
+  private final Relay relay;
+  private final NodeLink link;
+  private final LocalMap<String, Object> sessions;
+  private final Set<String> claimed;
+  private final int prefixSegments;
+
+  private SockJsRelay(Vertx vertx, ParleyNode node, String prefix) {
+    this.relay = Relay.of(vertx, node);
+    this.link = node.broker().link();
+    this.sessions = vertx.sharedData().getLocalMap(SESSIONS_MAP);
+    this.claimed = node.shared(Claims.class, () -> {
+      Claims c = new Claims();
+      if (link.enabled()) {
+        node.context().runOnContext(v -> vertx.setPeriodic(RENEW_EVERY_MS, t -> c.renew(link, sessions)));
+      }
+      return c;
+    }).ids;
+    this.prefixSegments = prefix.split("/").length; // "/sockjs" -> ["", "sockjs"]
+  }
+
+  /** The handler for the SockJS endpoint mounted at {@code prefix} ({@code /sockjs}, {@code /eventbus}). */
+  public static SockJsRelay create(Vertx vertx, ParleyNode node, String prefix) {
+    return new SockJsRelay(vertx, node, prefix);
+  }
+
+  /** The session ids this node claimed, renewed while their sessions live. */
+  private static final class Claims {
+    final Set<String> ids = ConcurrentHashMap.newKeySet();
+
+    void renew(NodeLink link, LocalMap<String, Object> sessions) {
+      for (String id : ids) {
+        if (sessions.containsKey(id)) {
+          link.claim(id, null, CLAIM_TTL_MS);
+        } else {
+          ids.remove(id);
+          link.release(id);
+        }
+      }
+    }
+  }
+
+  @Override
+  public void handle(RoutingContext ctx) {
+    if (!relay.enabled() || relay.relayed(ctx.request())) {
+      ctx.next();
+      return;
+    }
+    String[] parts = ctx.request().path().split("/");
+    if (parts.length != prefixSegments + 3) {
+      ctx.next(); // /info, the iframe page, the greeting
+      return;
+    }
+    String session = parts[prefixSegments + 1];
+    String transport = parts[prefixSegments + 2];
+    boolean receiving = RECEIVING.contains(transport);
+    if (!receiving && !SENDING.contains(transport) || session.isEmpty() || sessions.containsKey(session)) {
+      ctx.next();
+      return;
+    }
+    link.holder(session).onComplete(ar -> {
+      if (ar.failed()) {
+        ctx.next(); // the directory is out of reach: serve it here, as a single node would
+        return;
+      }
+      String holder = ar.result();
+      if (holder != null && !holder.equals(relay.self())) {
+        relay.forward(ctx, holder, c -> takeOver(c, session, holder, receiving));
+      } else if (holder == null && receiving) {
+        claimHere(ctx, session, null);
+      } else {
+        ctx.next();
+      }
+    });
+  }
+
+  /** Claims the session for this node and lets the SockJS router open it; relays if another node won. */
+  private void claimHere(RoutingContext ctx, String session, String supersede) {
+    link.claim(session, supersede, CLAIM_TTL_MS).onComplete(ar -> {
+      if (ar.failed() || ar.result() == null || ar.result().equals(relay.self())) {
+        claimed.add(session);
+        ctx.next();
+      } else {
+        relay.forward(ctx, ar.result(), c -> c.next());
+      }
+    });
+  }
+
+  /** The holder is gone: a receiving request opens the session here (the client learns it was lost). */
+  private void takeOver(RoutingContext ctx, String session, String gone, boolean receiving) {
+    if (receiving) {
+      claimHere(ctx, session, gone);
+    } else {
+      ctx.next();
+    }
+  }
+}
