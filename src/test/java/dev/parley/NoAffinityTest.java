@@ -5,8 +5,6 @@ import dev.parley.support.NativeChatClient;
 import dev.parley.support.SioChatClient;
 import dev.parley.support.SioClient;
 import dev.parley.support.SockJsXhrClient;
-import dev.parley.support.TestRedis;
-import dev.parley.support.TestServer;
 import dev.parley.support.WsClient;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -15,15 +13,12 @@ import io.vertx.junit5.Timeout;
 import io.vertx.junit5.VertxExtension;
 import io.vertx.junit5.VertxTestContext;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
-import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -34,43 +29,32 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Polling without session affinity: every HTTP request of a client goes to the next node in turn, as a
  * round-robin load balancer sends it; requests that reach a node without the session are relayed to the
- * node that holds it. Two nodes on one Redis.
+ * node that holds it. Run for each cluster mode (two nodes on one Redis, two Hazelcast members).
  */
 @ExtendWith(VertxExtension.class)
+@org.junit.jupiter.api.TestInstance(org.junit.jupiter.api.TestInstance.Lifecycle.PER_CLASS)
 @Timeout(value = 60, timeUnit = TimeUnit.SECONDS)
-class NoAffinityTest {
+abstract class NoAffinityTest {
 
-  private static TestRedis redis;
-  private Vertx nodeA;
-  private Vertx nodeB;
-  private int portA;
-  private int portB;
+  /** The HTTP ports of two nodes of one cluster, started once per test class. */
+  protected int portA;
+  protected int portB;
+
+  /** Starts two nodes of the cluster mode under test; answers their ports. */
+  protected abstract int[] startNodes() throws Exception;
+
+  protected abstract void stopNodes() throws Exception;
 
   @BeforeAll
-  static void startRedis() throws IOException {
-    redis = TestRedis.start();
+  void start() throws Exception {
+    int[] ports = startNodes();
+    portA = ports[0];
+    portB = ports[1];
   }
 
   @AfterAll
-  static void stopRedis() throws IOException {
-    redis.close();
-  }
-
-  @BeforeEach
-  void start(VertxTestContext ctx) {
-    nodeA = Vertx.vertx();
-    nodeB = Vertx.vertx();
-    Future.all(TestServer.start(nodeA, RedisChatTest.redisConfig(redis.uri()), 2), TestServer.start(nodeB, RedisChatTest.redisConfig(redis.uri()), 1))
-      .onComplete(ctx.succeeding(all -> {
-        portA = all.resultAt(0);
-        portB = all.resultAt(1);
-        ctx.completeNow();
-      }));
-  }
-
-  @AfterEach
-  void stop(VertxTestContext ctx) {
-    Future.join(nodeA.close(), nodeB.close()).onComplete(ar -> ctx.completeNow());
+  void stop() throws Exception {
+    stopNodes();
   }
 
   private static List<String> numbered(String prefix, int count) {
