@@ -193,9 +193,19 @@ public final class Relay {
       req.response().closeHandler(v -> s.clientGone());
     }
     s.webSocket = webSocket;
-    s.acceptTimer = vertx.setTimer(ACCEPT_TIMEOUT_MS, t -> s.fail("no answer from node " + owner));
-    context.runOnContext(v -> heard.putIfAbsent(owner, System.currentTimeMillis()));
-    link.send(owner, frame(webSocket ? WS_OPEN : OPEN, id, payload)).onFailure(err -> s.fail(err.getMessage()));
+    Runnable send = () -> {
+      s.acceptTimer = vertx.setTimer(ACCEPT_TIMEOUT_MS, t -> s.fail("no answer from node " + owner));
+      context.runOnContext(v -> heard.putIfAbsent(owner, System.currentTimeMillis()));
+      link.send(owner, frame(webSocket ? WS_OPEN : OPEN, id, payload)).onFailure(err -> s.fail(err.getMessage()));
+    };
+    if (webSocket) {
+      // the handshake completes here and now (an upgrade request cannot wait for another node); the client's
+      // frames follow the open to the owner, which holds them until its own WebSocket is up. A refusal
+      // there closes this one (an Engine.IO client whose probe fails goes on polling).
+      s.upgrade(send);
+    } else {
+      send.run();
+    }
   }
 
   // ---- frames ----
@@ -304,6 +314,7 @@ public final class Relay {
       ws.connect(options).onComplete(ar -> {
         if (ar.succeeded()) {
           o.send(ACCEPT, null);
+          o.connected();
         } else if (ar.cause() instanceof UpgradeRejectedException rejected) {
           // refused (an unknown session...): the refusal goes back as a plain HTTP answer, never accepted
           JsonArray rh = new JsonArray();
@@ -384,6 +395,8 @@ public final class Relay {
     final long id;
     HttpClientRequest request;
     WebSocket ws;
+    boolean wsUp;
+    final java.util.ArrayDeque<Runnable> beforeConnect = new java.util.ArrayDeque<>();
     boolean aborted;
     boolean done;
 
@@ -411,17 +424,13 @@ public final class Relay {
     void onFrame(byte type, Buffer payload) {
       switch (type) {
         case RESET -> abort();
-        case WS_TEXT -> {
-          if (ws != null && !ws.isClosed()) {
-            ws.writeTextMessage(payload.toString(StandardCharsets.UTF_8));
-          }
-        }
-        case WS_BINARY -> {
-          if (ws != null && !ws.isClosed()) {
-            ws.writeBinaryMessage(payload);
-          }
-        }
+        case WS_TEXT -> toLoopback(() -> ws.writeTextMessage(payload.toString(StandardCharsets.UTF_8)));
+        case WS_BINARY -> toLoopback(() -> ws.writeBinaryMessage(payload));
         case WS_CLOSE -> {
+          if (ws != null && !wsUp) {
+            beforeConnect.add(() -> ws.close());
+            return;
+          }
           if (ws != null) {
             ws.close(payload.length() >= 2 ? payload.getShort(0) : 1000,
               payload.length() > 2 ? payload.getString(2, payload.length(), "UTF-8") : null);
@@ -431,6 +440,24 @@ public final class Relay {
         }
         default -> {
         }
+      }
+    }
+
+    void toLoopback(Runnable write) {
+      if (ws == null) {
+        return;
+      }
+      if (!wsUp) {
+        beforeConnect.add(write);
+      } else if (!ws.isClosed()) {
+        write.run();
+      }
+    }
+
+    void connected() {
+      wsUp = true;
+      while (!beforeConnect.isEmpty() && !ws.isClosed()) {
+        beforeConnect.poll().run();
       }
     }
 
@@ -495,16 +522,17 @@ public final class Relay {
         case ACCEPT -> {
           accepted = true;
           vertx.cancelTimer(acceptTimer);
-          if (webSocket) {
-            upgrade();
-          }
         }
         case HEAD -> {
           accepted = true;
           vertx.cancelTimer(acceptTimer);
           if (webSocket) {
-            beforeSocket.clear();
-            webSocket = false; // the owner refused the handshake: its answer goes back as plain HTTP
+            // the owner refused the handshake (an unknown session...): this side's WebSocket closes
+            finish();
+            if (ws != null && !ws.isClosed()) {
+              ws.close((short) 1008, "refused");
+            }
+            return;
           }
           JsonObject head = new JsonObject(payload.toString(StandardCharsets.UTF_8));
           response.setStatusCode(head.getInteger("s"));
@@ -572,14 +600,14 @@ public final class Relay {
       }
     }
 
-    private void upgrade() {
+    void upgrade(Runnable open) {
       ctx.request().toWebSocket().onComplete(ar -> {
         if (ar.failed()) {
           finish();
-          link.send(owner, frame(RESET, id, null));
           return;
         }
         ws = ar.result();
+        open.run();
         ws.textMessageHandler(t -> link.send(owner, frame(WS_TEXT, id, Buffer.buffer(t))));
         ws.binaryMessageHandler(b -> link.send(owner, frame(WS_BINARY, id, b)));
         ws.closeHandler(v -> {
