@@ -2,6 +2,7 @@ package dev.parley;
 
 import dev.parley.support.ChatFlows;
 import dev.parley.support.NativeChatClient;
+import dev.parley.support.Polling;
 import dev.parley.support.SioChatClient;
 import dev.parley.support.SioClient;
 import dev.parley.support.SockJsXhrClient;
@@ -166,5 +167,92 @@ abstract class NoAffinityTest {
         assertEquals("websocket", report.getJsonObject("default").getString("transport"), "the upgrade went through");
         ctx.completeNow();
       })));
+  }
+
+  private static Future<String> request(io.vertx.core.http.HttpClient http, io.vertx.core.http.HttpMethod method, int port,
+                                        String uri, String body) {
+    return http.request(method, port, "127.0.0.1", uri)
+      .compose(req -> req.putHeader("Content-Type", "text/plain;charset=UTF-8").send(body == null ? "" : body))
+      .compose(resp -> resp.body().map(b -> resp.statusCode() + " " + b));
+  }
+
+  /**
+   * A load balancer re-sends a long-poll through another node when the first died mid-request: an
+   * Engine.IO poll pending through node B arrives again through node C. The second takes over (the first
+   * ends with a noop) and the session goes on: the answer to an event posted afterwards comes down the
+   * second poll.
+   */
+  @Test
+  void anEngineIoPollArrivingTwiceByDifferentNodesDoesNotEndTheSession(Vertx vertx, VertxTestContext ctx) {
+    io.vertx.core.http.HttpClient http = vertx.createHttpClient(new io.vertx.core.http.PoolOptions().setHttp1MaxSize(8));
+    var GET = io.vertx.core.http.HttpMethod.GET;
+    var POST = io.vertx.core.http.HttpMethod.POST;
+    request(http, GET, portA, "/socket.io/?EIO=4&transport=polling", null)
+      .compose(open -> {
+        String sid = new JsonObject(open.substring(open.indexOf('{'))).getString("sid");
+        String uri = "/socket.io/?EIO=4&transport=polling&sid=" + sid;
+        return request(http, POST, portA, uri, "40")
+          .compose(ok -> request(http, GET, portB, uri, null)) // the namespace's CONNECT answer
+          .compose(connected -> {
+            assertTrue(connected.startsWith("200 40"), connected);
+            Future<String> first = request(http, GET, portB, uri, null); // pending, through B
+            return Polling.until(vertx, () -> health(vertx, portA), h -> h.getJsonObject("relay").getLong("open") > 0, "the first poll pending")
+              .compose(v -> {
+                Future<String> second = request(http, GET, portC, uri, null); // the same poll again, through C
+                return first.compose(firstAnswer -> {
+                  assertEquals("200 6", firstAnswer, "the replaced poll ends with a noop");
+                  return request(http, POST, portA, uri, "420[\"join\",{\"room\":\"dup\",\"name\":\"d\"}]");
+                }).compose(posted -> second);
+              });
+          })
+          .map(second -> {
+            assertTrue(second.startsWith("200 ") && (second.contains("430[") || second.contains("\"joined\"")),
+              "what the join brings comes down the second poll: " + second);
+            return null;
+          });
+      })
+      .eventually(http::close)
+      .onComplete(ctx.succeedingThenComplete());
+  }
+
+  /**
+   * The same for SockJS: a receiving request of a session held by node A, pending through node B, arrives
+   * again through node C; the session goes on and what it sends next comes down the second request.
+   */
+  @Test
+  void aSockJsReceiveArrivingTwiceByDifferentNodesDoesNotEndTheSession(Vertx vertx, VertxTestContext ctx) {
+    io.vertx.core.http.HttpClient http = vertx.createHttpClient(new io.vertx.core.http.PoolOptions().setHttp1MaxSize(8));
+    var POST = io.vertx.core.http.HttpMethod.POST;
+    String base = "/sockjs/000/" + java.util.UUID.randomUUID().toString().substring(0, 8);
+    request(http, POST, portA, base + "/xhr", null)
+      .compose(open -> {
+        assertEquals("200 o\n", open);
+        return request(http, POST, portA, base + "/xhr", null);
+      })
+      .compose(welcome -> {
+        assertTrue(welcome.contains("welcome"), welcome);
+        Future<String> first = request(http, POST, portB, base + "/xhr", null);
+        return Polling.until(vertx, () -> health(vertx, portA), h -> h.getJsonObject("relay").getLong("open") > 0, "the first receive pending")
+          .compose(v -> {
+            Future<String> second = request(http, POST, portC, base + "/xhr", null);
+            first.otherwiseEmpty(); // the replaced request is cut: its client was gone
+            return Polling.until(vertx, () -> health(vertx, portA), h -> h.getJsonObject("relay").getLong("open") > 0
+                && h.getJsonObject("relay").getLong("served") > 0, "the second receive pending")
+              .compose(w -> first.transform(ar -> Future.succeededFuture()))
+              .compose(w -> request(http, POST, portA, base + "/xhr_send",
+                new io.vertx.core.json.JsonArray().add(new JsonObject().put("type", "join").put("room", "dup").put("name", "d").encode()).encode()))
+              .compose(sent -> {
+                assertEquals("204 ", sent);
+                return second;
+              });
+          });
+      })
+      .map(second -> {
+        assertTrue(second.startsWith("200 a[") && (second.contains("presence") || second.contains("joined")),
+          "what the join brings comes down the second request: " + second);
+        return null;
+      })
+      .eventually(http::close)
+      .onComplete(ctx.succeedingThenComplete());
   }
 }

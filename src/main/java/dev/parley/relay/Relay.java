@@ -101,6 +101,10 @@ public final class Relay {
   private final Map<Long, EntryStream> entries = new ConcurrentHashMap<>();
   /** Streams this node serves as the owner, by entry node and id (node context only). */
   private final Map<String, OwnerStream> owned = new ConcurrentHashMap<>();
+  /** Owner streams served one at a time per key (a SockJS session's receiving request), node context. */
+  private final Map<String, OwnerStream> exclusive = new ConcurrentHashMap<>();
+  /** How long a superseding request waits after the one it replaces closed, for the transport to let go. */
+  private static final long SUPERSEDE_SETTLE_MS = 20;
   /** When each peer was last heard from (node context). */
   private final Map<String, Long> heard = new ConcurrentHashMap<>();
   private HttpClient loopback;
@@ -163,15 +167,25 @@ public final class Relay {
    * {@code unreachable} answers it instead, on the request's event loop.
    */
   public void forward(RoutingContext ctx, String owner, Handler<RoutingContext> unreachable) {
-    open(ctx, owner, unreachable, false);
+    open(ctx, owner, unreachable, false, null);
+  }
+
+  /**
+   * As {@link #forward(RoutingContext, String, Handler)}, for a request of which the owner serves one at a
+   * time per {@code exclusive} key (a SockJS session's receiving request). The same request arriving again
+   * through another node (a load balancer re-sending it after the first node died mid-request) replaces the
+   * one still pending there, instead of being refused as a second one.
+   */
+  public void forward(RoutingContext ctx, String owner, Handler<RoutingContext> unreachable, String exclusive) {
+    open(ctx, owner, unreachable, false, exclusive);
   }
 
   /** Serves a WebSocket handshake on {@code owner}: accepted here once the owner accepted it there. */
   public void forwardWebSocket(RoutingContext ctx, String owner, Handler<RoutingContext> unreachable) {
-    open(ctx, owner, unreachable, true);
+    open(ctx, owner, unreachable, true, null);
   }
 
-  private void open(RoutingContext ctx, String owner, Handler<RoutingContext> unreachable, boolean webSocket) {
+  private void open(RoutingContext ctx, String owner, Handler<RoutingContext> unreachable, boolean webSocket, String exclusive) {
     HttpServerRequest req = ctx.request();
     long id = ids.incrementAndGet();
     forwarded.incrementAndGet();
@@ -186,6 +200,9 @@ public final class Relay {
     JsonObject head = new JsonObject().put("m", req.method().name()).put("u", req.uri()).put("h", headers)
       .put("host", req.authority() == null ? "" : req.authority().toString())
       .put("c", req.remoteAddress() == null ? "" : req.remoteAddress().hostAddress());
+    if (exclusive != null) {
+      head.put("k", exclusive);
+    }
     Buffer body = webSocket || ctx.body() == null || ctx.body().buffer() == null ? Buffer.buffer() : ctx.body().buffer();
     byte[] h = head.encode().getBytes(StandardCharsets.UTF_8);
     Buffer payload = Buffer.buffer(8 + h.length + body.length()).appendInt(h.length).appendBytes(h).appendBuffer(body);
@@ -291,6 +308,30 @@ public final class Relay {
     served.incrementAndGet();
     OwnerStream o = new OwnerStream(entry, id);
     owned.put(o.key(), o);
+    String exclusiveKey = head.getString("k");
+    if (exclusiveKey != null) {
+      OwnerStream before = exclusive.put(exclusiveKey, o);
+      o.exclusive = exclusiveKey;
+      if (before != null && !before.done && !before.entry.equals(entry)) {
+        if (!before.headSent) {
+          // the same request again by another way (a balancer re-sent it after the first node died): the
+          // pending loopback request stays and answers the new one (ending it would end the session)
+          owned.remove(o.key(), o);
+          before.send(RESET, null); // the first way's client, if still there, is cut
+          owned.remove(before.key(), before);
+          before.entry = entry;
+          before.id = id;
+          owned.put(before.key(), before);
+          exclusive.put(exclusiveKey, before);
+          before.send(ACCEPT, null);
+          return;
+        }
+        // an answer already under way cannot be taken over: the old one ends, the new one is replayed
+        o.send(ACCEPT, null);
+        before.abortThen(() -> vertx.setTimer(SUPERSEDE_SETTLE_MS, t -> replay(o, head, body)));
+        return;
+      }
+    }
     MultiMap headers = MultiMap.caseInsensitiveMultiMap();
     JsonArray h = head.getJsonArray("h");
     for (int i = 0; i < h.size(); i++) {
@@ -329,6 +370,23 @@ public final class Relay {
       return;
     }
     o.send(ACCEPT, null);
+    replay(o, head, body);
+  }
+
+  /** Replays a relayed HTTP request on this node's own port and streams the answer back. */
+  private void replay(OwnerStream o, JsonObject head, Buffer body) {
+    if (o.done) {
+      return;
+    }
+    MultiMap headers = MultiMap.caseInsensitiveMultiMap();
+    JsonArray h = head.getJsonArray("h");
+    for (int i = 0; i < h.size(); i++) {
+      headers.add(h.getJsonArray(i).getString(0), h.getJsonArray(i).getString(1));
+    }
+    headers.set(MARK, secret).set(ENTRY, o.entry).set(CLIENT, head.getString("c", ""));
+    String host = head.getString("host", "");
+    String loopHost = loopbackHost();
+    int port = node.port();
     RequestOptions options = new RequestOptions().setMethod(HttpMethod.valueOf(head.getString("m")))
       .setServer(SocketAddress.inetSocketAddress(port, loopHost))
       .setHost(host.isEmpty() ? loopHost : hostOnly(host)).setPort(port)
@@ -358,6 +416,7 @@ public final class Relay {
             rh.add(new JsonArray().add(e.getKey()).add(e.getValue()));
           }
         });
+        o.headSent = true;
         o.send(HEAD, Buffer.buffer(new JsonObject().put("s", response.statusCode()).put("h", rh).encode()));
         response.handler(chunk -> o.send(DATA, chunk));
         response.exceptionHandler(err -> o.finish(RESET, null));
@@ -391,14 +450,16 @@ public final class Relay {
 
   /** A request this node serves for another: its loopback request or WebSocket. */
   private final class OwnerStream {
-    final String entry;
-    final long id;
+    String entry;
+    long id;
+    boolean headSent;
     HttpClientRequest request;
     WebSocket ws;
     boolean wsUp;
     final java.util.ArrayDeque<Runnable> beforeConnect = new java.util.ArrayDeque<>();
     boolean aborted;
     boolean done;
+    String exclusive;
 
     OwnerStream(String entry, long id) {
       this.entry = entry;
@@ -418,7 +479,33 @@ public final class Relay {
     void finish(byte type, Buffer payload) {
       send(type, payload);
       done = true;
+      forget();
+    }
+
+    void forget() {
       owned.remove(key(), this);
+      if (exclusive != null) {
+        Relay.this.exclusive.remove(exclusive, this);
+      }
+    }
+
+    /** Aborts, then runs {@code next} once the loopback request's connection is closed (at once if none). */
+    void abortThen(Runnable next) {
+      HttpClientRequest r = request;
+      if (r == null || r.connection() == null) {
+        abort();
+        next.run();
+        return;
+      }
+      java.util.concurrent.atomic.AtomicBoolean ran = new java.util.concurrent.atomic.AtomicBoolean();
+      Runnable once = () -> {
+        if (ran.compareAndSet(false, true)) {
+          next.run();
+        }
+      };
+      r.connection().closeHandler(v -> once.run());
+      abort();
+      vertx.setTimer(SUPERSEDE_SETTLE_MS * 10, t -> once.run()); // should the close go unseen
     }
 
     void onFrame(byte type, Buffer payload) {
@@ -465,7 +552,7 @@ public final class Relay {
     void abort() {
       aborted = true;
       done = true;
-      owned.remove(key(), this);
+      forget();
       if (request != null) {
         request.reset();
       }
@@ -570,7 +657,18 @@ public final class Relay {
             response.end();
           }
         }
-        case RESET -> fail("the owner ended the request");
+        case RESET -> {
+          // the owner is there and ended it (its loopback request failed, or the same request came again by
+          // another way and replaced this one): the client's request is cut, the session is not unknown
+          finish();
+          if (ws != null) {
+            if (!ws.isClosed()) {
+              ws.close((short) 1011, "relay ended");
+            }
+          } else {
+            ctx.request().connection().close();
+          }
+        }
         case WS_TEXT -> toSocket(() -> ws.writeTextMessage(payload.toString(StandardCharsets.UTF_8)));
         case WS_BINARY -> toSocket(() -> ws.writeBinaryMessage(payload));
         case WS_CLOSE -> {

@@ -97,7 +97,7 @@ public final class SockJsRelay implements Handler<RoutingContext> {
       }
       String holder = ar.result();
       if (holder != null && !holder.equals(relay.self())) {
-        relay.forward(ctx, holder, c -> takeOver(c, session, holder, receiving));
+        relay.forward(ctx, holder, c -> takeOver(c, session, holder, receiving), receiving ? "sockjs:" + session : null);
       } else if (holder == null && receiving) {
         claimHere(ctx, session, null);
       } else {
@@ -113,7 +113,7 @@ public final class SockJsRelay implements Handler<RoutingContext> {
         claimed.add(session);
         ctx.next();
       } else {
-        relay.forward(ctx, ar.result(), c -> c.next());
+        relay.forward(ctx, ar.result(), c -> c.next(), "sockjs:" + session);
       }
     });
   }

@@ -118,7 +118,27 @@ public final class SockJsTransport {
 
   /** The router to mount under {@code /sockjs*}. */
   public static Router router(Vertx vertx, ParleyNode node, Hub hub) {
+    io.vertx.core.Context home = vertx.getOrCreateContext();
     return SockJSHandler.create(vertx, options(node.config())).socketHandler(socket -> {
+      // vertx-web opens a polling session's socket from the request that first attaches to it, which may be
+      // on another instance's event loop than the one that created the session: the connection belongs to
+      // this router's hub, so it is made on the hub's loop
+      if (!onLoopOf(home)) {
+        home.runOnContext(v -> open(vertx, node, hub, socket));
+      } else {
+        open(vertx, node, hub, socket);
+      }
+    });
+  }
+
+  private static boolean onLoopOf(io.vertx.core.Context home) {
+    io.vertx.core.Context current = Vertx.currentContext();
+    return current != null && ((io.vertx.core.internal.ContextInternal) current).nettyEventLoop()
+      == ((io.vertx.core.internal.ContextInternal) home).nettyEventLoop();
+  }
+
+  private static void open(Vertx vertx, ParleyNode node, Hub hub, SockJSSocket socket) {
+    {
       ParleyNode.Ticket ticket = node.admit(socket.remoteAddress() == null ? null : socket.remoteAddress().hostAddress());
       if (ticket.refusal() != null) {
         // SockJS cannot carry the code: say it in a last frame, as every other close does
@@ -129,6 +149,6 @@ public final class SockJsTransport {
       }
       new SockJsConnection(hub, node.config(), vertx.getOrCreateContext(),
         node.shared(OutboundMemory.class, () -> OutboundMemory.create(node.config().limits())), socket, ticket::release);
-    });
+    }
   }
 }
