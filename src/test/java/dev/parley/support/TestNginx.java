@@ -94,6 +94,15 @@ public final class TestNginx implements AutoCloseable {
       + (Files.exists(dir.resolve("error.log")) ? Files.readString(dir.resolve("error.log")) : ""));
   }
 
+  /** What nginx logged (warnings and errors). */
+  public String errorLog() {
+    try {
+      return Files.readString(dir.resolve("error.log"));
+    } catch (IOException e) {
+      return "";
+    }
+  }
+
   public int port() {
     return port;
   }
