@@ -97,6 +97,14 @@ public final class SioClient extends TestClient {
     return ports == null ? port : ports[turn++ % ports.length];
   }
 
+  /** From now on, sends every polling request to the next of {@code ports} in turn. */
+  public void pollThrough(int... ports) {
+    vertx.runOnContext(v -> {
+      this.ports = ports;
+      this.turn = 0;
+    });
+  }
+
   private Future<Void> openPolling() {
     http = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(true), new PoolOptions().setHttp1MaxSize(4));
     return http.request(HttpMethod.GET, port(), "127.0.0.1", "/socket.io/?EIO=4&transport=polling")
