@@ -19,6 +19,8 @@ export const TRANSPORT_MODES = Object.freeze({
   'xhr-streaming': { kind: 'sockjs', transports: ['xhr-streaming'] },
   'xhr-polling': { kind: 'sockjs', transports: ['xhr-polling'] },
   eventsource: { kind: 'sockjs', transports: ['eventsource'] },
+  htmlfile: { kind: 'sockjs', transports: ['htmlfile', 'iframe-htmlfile'] },
+  'jsonp-polling': { kind: 'sockjs', transports: ['jsonp-polling'] },
 });
 
 /** The mode named by the page's `?transport=` parameter, or `auto`. */

@@ -51,13 +51,13 @@ export function freePort() {
  * waits for GET /health = 200.
  * @param {{port?: number}} [options]
  */
-export async function startServer({ port } = {}) {
+export async function startServer({ port, args = ['-conf', 'conf/config.json'], javaOptions = [] } = {}) {
   if (!existsSync(JAR)) {
     throw new Error(`${JAR} is missing: build it first with "mvn -B -q package -DskipTests" (or set PARLEY_JAR)`);
   }
   const chosenPort = port ?? await freePort();
   const java = process.env.JAVA || 'java';
-  const child = spawn(java, ['-jar', JAR, '-conf', 'conf/config.json'], {
+  const child = spawn(java, [...javaOptions, '-jar', JAR, ...args], {
     cwd: ROOT,
     env: { ...process.env, PARLEY_HTTP_PORT: String(chosenPort) },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -122,6 +122,88 @@ export async function startServer({ port } = {}) {
     }
     await new Promise((resolve) => setTimeout(resolve, HEALTH_POLL_MS));
   }
+}
+
+/**
+ * Starts `size` nodes of a Hazelcast cluster from the jar (conf/config-cluster.json, the shipped
+ * conf/cluster.xml under a cluster name of their own), each on its own port.
+ */
+export async function startCluster(size) {
+  const { readFileSync, writeFileSync, mkdtempSync } = await import('node:fs');
+  const os = await import('node:os');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'parley-cluster-'));
+  const xml = path.join(dir, 'cluster.xml');
+  writeFileSync(xml, readFileSync(path.join(ROOT, 'conf', 'cluster.xml'), 'utf8')
+    .replace('<cluster-name>parley</cluster-name>', `<cluster-name>parley-browser-${process.pid}-${Date.now()}</cluster-name>`));
+  const started = await Promise.allSettled(Array.from({ length: size }, () => startServer({
+    args: ['-conf', 'conf/config-cluster.json', '-cluster', '-cluster-host', '127.0.0.1'],
+    javaOptions: [`-Dvertx.hazelcast.config=${xml}`],
+  })));
+  const nodes = started.filter((s) => s.status === 'fulfilled').map((s) => s.value);
+  if (nodes.length < size) {
+    await Promise.all(nodes.map((n) => n.stop()));
+    throw started.find((s) => s.status === 'rejected').reason;
+  }
+  return nodes;
+}
+
+/**
+ * A real nginx (Debian's package) on a free loopback port, plain round robin over `ports` with no session
+ * affinity, passing WebSocket upgrades: the configuration docs/scaling.md gives.
+ */
+export async function startNginx(ports) {
+  const { writeFileSync, mkdtempSync } = await import('node:fs');
+  const os = await import('node:os');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'parley-nginx-'));
+  const port = await freePort();
+  writeFileSync(path.join(dir, 'nginx.conf'), `worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  upstream parley { ${ports.map((p) => `server 127.0.0.1:${p};`).join(' ')} }
+  map $http_upgrade $connection_upgrade { default upgrade; '' close; }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://parley;
+      proxy_http_version 1.1;
+      proxy_set_header Host $http_host;   # with the port: the origin check compares it
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $connection_upgrade;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_buffering off;
+      proxy_read_timeout 120s;
+    }
+  }
+}
+`);
+  const child = spawn('/usr/sbin/nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: 'ignore' });
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const up = await new Promise((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => { socket.destroy(); resolve(true); });
+      socket.on('error', () => resolve(false));
+    });
+    if (up) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error('nginx did not start');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    },
+  };
 }
 
 /**

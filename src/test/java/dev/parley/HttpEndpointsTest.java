@@ -93,8 +93,25 @@ class HttpEndpointsTest {
           return WsClient.connect(vertx, port, new WebSocketConnectOptions().addHeader("Origin", "http://127.0.0.1:" + port));
         })
         .compose(same -> get(http, port, "/sockjs/info", "http://127.0.0.1:" + port))
-        .map(resp -> {
+        .compose(resp -> {
           assertEquals(200, resp.statusCode());
+          // "Origin: null" (a form posted by a page with no referrer, as SockJS's jsonp-polling does) passes only
+          // when the browser says the request came from this server's own page
+          return http.request(io.vertx.core.http.HttpMethod.GET, port, "127.0.0.1", "/sockjs/info")
+            .compose(req -> req.putHeader("Origin", "null").send());
+        })
+        .compose(resp -> {
+          assertEquals(403, resp.statusCode(), "Origin: null alone");
+          return http.request(io.vertx.core.http.HttpMethod.GET, port, "127.0.0.1", "/sockjs/info")
+            .compose(req -> req.putHeader("Origin", "null").putHeader("Sec-Fetch-Site", "cross-site").send());
+        })
+        .compose(resp -> {
+          assertEquals(403, resp.statusCode(), "Origin: null from another site");
+          return http.request(io.vertx.core.http.HttpMethod.GET, port, "127.0.0.1", "/sockjs/info")
+            .compose(req -> req.putHeader("Origin", "null").putHeader("Sec-Fetch-Site", "same-origin").send());
+        })
+        .map(resp -> {
+          assertEquals(200, resp.statusCode(), "Origin: null from this server's own page");
           return null;
         });
     }).onComplete(ctx.succeedingThenComplete());

@@ -24,7 +24,8 @@ public final class WebRoutes {
     "frame-src 'self'",
     "frame-ancestors 'none'",
     "base-uri 'none'",
-    "form-action 'none'",
+    // SockJS's jsonp-polling transport sends by submitting a form to this server (into a hidden frame)
+    "form-action 'self'",
     "object-src 'none'");
 
   private WebRoutes() {

@@ -59,7 +59,7 @@ public final class Relay {
   private static final Logger LOG = LoggerFactory.getLogger(Relay.class);
 
   /** How long an owner has to say it took a request. */
-  static final long ACCEPT_TIMEOUT_MS = 1500;
+  static final long ACCEPT_TIMEOUT_MS = 3000;
   /** How long a peer with open streams may stay silent (it pings every second). */
   static final long PEER_TIMEOUT_MS = 3000;
   private static final long PING_EVERY_MS = 1000;
@@ -343,7 +343,7 @@ public final class Relay {
     int port = node.port();
     if (webSocket) {
       WebSocketConnectOptions options = new WebSocketConnectOptions().setServer(SocketAddress.inetSocketAddress(port, loopHost))
-        .setHost(host.isEmpty() ? loopHost : hostOnly(host)).setPort(port).setURI(head.getString("u")).setHeaders(headers);
+        .setHost(host.isEmpty() ? loopHost : hostOnly(host)).setPort(host.isEmpty() ? port : portOf(host)).setURI(head.getString("u")).setHeaders(headers);
       io.vertx.core.http.ClientWebSocket ws = loopbackWs.webSocket();
       o.ws = ws;
       ws.textMessageHandler(t -> o.send(WS_TEXT, Buffer.buffer(t)));
@@ -389,7 +389,7 @@ public final class Relay {
     int port = node.port();
     RequestOptions options = new RequestOptions().setMethod(HttpMethod.valueOf(head.getString("m")))
       .setServer(SocketAddress.inetSocketAddress(port, loopHost))
-      .setHost(host.isEmpty() ? loopHost : hostOnly(host)).setPort(port)
+      .setHost(host.isEmpty() ? loopHost : hostOnly(host)).setPort(host.isEmpty() ? port : portOf(host))
       .setURI(head.getString("u")).setHeaders(headers);
     loopback.request(options).onComplete(ar -> {
       if (ar.failed()) {
@@ -442,6 +442,19 @@ public final class Relay {
     }
     int colon = authority.lastIndexOf(':');
     return colon > 0 ? authority.substring(0, colon) : authority;
+  }
+
+  /** The port of an authority as the client wrote it (the Host header is replayed as is: the origin check compares it). */
+  private static int portOf(String authority) {
+    int colon = authority.lastIndexOf(':');
+    if (colon > 0 && colon > authority.lastIndexOf(']')) {
+      try {
+        return Integer.parseInt(authority.substring(colon + 1));
+      } catch (NumberFormatException e) {
+        return 80;
+      }
+    }
+    return 80;
   }
 
   private static Buffer closePayload(int code, String reason) {

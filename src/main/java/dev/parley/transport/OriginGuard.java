@@ -37,10 +37,19 @@ public final class OriginGuard implements Handler<RoutingContext> {
     this.sameHost = publicOrigins.isEmpty();
   }
 
+  /**
+   * A browser sends {@code Origin: null} for a form it posts from a page whose referrer policy is
+   * {@code no-referrer}, as the chat page's is (SockJS's jsonp-polling sends that way); its
+   * {@code Sec-Fetch-Site}, which no page can set, still says whether the page was this server's own.
+   */
+  private static boolean sameOriginNull(RoutingContext ctx, String origin) {
+    return "null".equals(origin) && "same-origin".equals(ctx.request().getHeader("Sec-Fetch-Site"));
+  }
+
   @Override
   public void handle(RoutingContext ctx) {
     String origin = ctx.request().getHeader(HttpHeaders.ORIGIN);
-    if (origin == null || any || permitted(origin, ctx.request().getHeader(HttpHeaders.HOST))) {
+    if (origin == null || any || permitted(origin, ctx.request().getHeader(HttpHeaders.HOST)) || sameOriginNull(ctx, origin)) {
       ctx.next();
     } else {
       ctx.response().setStatusCode(403).putHeader(HttpHeaders.CONTENT_TYPE, "text/plain; charset=utf-8")

@@ -63,7 +63,7 @@ public final class TestNginx implements AutoCloseable {
           location / {
             proxy_pass http://parley;
             proxy_http_version 1.1;
-            proxy_set_header Host $host;
+            proxy_set_header Host $http_host;   # with the port: the origin check compares it
             proxy_set_header Upgrade $http_upgrade;
             proxy_set_header Connection $connection_upgrade;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
