@@ -64,6 +64,15 @@ public interface NodeLink {
    */
   Future<Void> send(String node, Buffer frame);
 
+  /**
+   * Sends a frame that opens something on {@code node}: fails fast when no node of that id listens (Redis:
+   * nobody subscribed; Hazelcast: no registration of its address in the cluster), or when it does not
+   * confirm within {@code timeoutMs}. Ordered with {@link #send}.
+   */
+  default Future<Void> sendConfirmed(String node, Buffer frame, long timeoutMs) {
+    return send(node, frame);
+  }
+
   /** Frames sent to this node go to {@code frames}, on the caller's context. Set once, before any send. */
   void receive(Handler<Buffer> frames);
 

@@ -213,7 +213,8 @@ public final class Relay {
     Runnable send = () -> {
       s.acceptTimer = vertx.setTimer(ACCEPT_TIMEOUT_MS, t -> s.fail("no answer from node " + owner));
       context.runOnContext(v -> heard.putIfAbsent(owner, System.currentTimeMillis()));
-      link.send(owner, frame(webSocket ? WS_OPEN : OPEN, id, payload)).onFailure(err -> s.fail(err.getMessage()));
+      link.sendConfirmed(owner, frame(webSocket ? WS_OPEN : OPEN, id, payload), ACCEPT_TIMEOUT_MS)
+        .onFailure(err -> s.fail(err.getMessage()));
     };
     if (webSocket) {
       // the handshake completes here and now (an upgrade request cannot wait for another node); the client's

@@ -318,6 +318,28 @@ public abstract class BrokerContractTest {
     })));
   }
 
+  /** A confirmed send reaches a listening node, and fails at once for a node nobody runs. */
+  @Test
+  void linkConfirmedSendsFailForAGoneNode(Vertx vertx, VertxTestContext ctx) {
+    if (!first.link().enabled()) {
+      ctx.completeNow(); // a single node has no other node to reach (linkFramesReachTheOtherNodeInOrder checks it)
+      return;
+    }
+    Promise<Void> got = Promise.promise();
+    Context context = vertxOf(second, vertx).getOrCreateContext();
+    context.runOnContext(v -> second.link().receive(frame -> got.tryComplete()));
+    long t0 = System.nanoTime();
+    first.link().sendConfirmed(second.link().self(), io.vertx.core.buffer.Buffer.buffer("hello"), 3000)
+      .compose(v -> got.future())
+      .compose(v -> first.link().sendConfirmed("nobody-runs-this", io.vertx.core.buffer.Buffer.buffer("x"), 3000)
+        .transform(ar -> ar.failed() ? Future.succeededFuture((System.nanoTime() - t0) / 1_000_000)
+          : Future.<Long>failedFuture(new AssertionError("a send to a gone node must fail"))))
+      .onComplete(ctx.succeeding(ms -> ctx.verify(() -> {
+        assertTrue(ms < 2000, "failed fast, not after the timeout: " + ms + " ms");
+        ctx.completeNow();
+      })));
+  }
+
   /**
    * The link's directory: a key is held by the first node to claim it; another node's claim answers the
    * holder, unless it supersedes that holder; only the holder releases it; a claim expires after its time.

@@ -131,6 +131,9 @@ public final class HazelcastBroker implements Broker {
       this.nodeId = nodeId;
       this.holders = holders;
       this.consumer = vertx.eventBus().<Buffer>consumer("parley.link." + nodeId, m -> {
+        if (m.replyAddress() != null) {
+          m.reply(null); // a confirmed send: received
+        }
         Handler<Buffer> h = frames;
         if (h == null) {
           return;
@@ -157,6 +160,12 @@ public final class HazelcastBroker implements Broker {
     public Future<Void> send(String node, Buffer frame) {
       vertx.eventBus().send("parley.link." + node, frame);
       return Future.succeededFuture();
+    }
+
+    @Override
+    public Future<Void> sendConfirmed(String node, Buffer frame, long timeoutMs) {
+      return Callers.onCaller(vertx.eventBus().request("parley.link." + node, frame,
+        new io.vertx.core.eventbus.DeliveryOptions().setSendTimeout(timeoutMs)).mapEmpty());
     }
 
     @Override
