@@ -83,6 +83,8 @@ public final class Relay {
   private static final byte WS_CLOSE = 10;
   private static final byte PING = 11;
   private static final byte PONG = 12;
+  /** Set on frames an entry sends to the owner (see {@link #toOwner}). */
+  private static final byte TO_OWNER = 0x40;
 
   private static final Set<String> HOP_BY_HOP = Set.of("connection", "keep-alive", "proxy-connection",
     "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length", MARK, ENTRY, CLIENT,
@@ -213,7 +215,7 @@ public final class Relay {
     Runnable send = () -> {
       s.acceptTimer = vertx.setTimer(ACCEPT_TIMEOUT_MS, t -> s.fail("no answer from node " + owner));
       context.runOnContext(v -> heard.putIfAbsent(owner, System.currentTimeMillis()));
-      link.sendConfirmed(owner, frame(webSocket ? WS_OPEN : OPEN, id, payload), ACCEPT_TIMEOUT_MS)
+      link.sendConfirmed(owner, toOwner(webSocket ? WS_OPEN : OPEN, id, payload), ACCEPT_TIMEOUT_MS)
         .onFailure(err -> s.fail(err.getMessage()));
     };
     if (webSocket) {
@@ -227,6 +229,14 @@ public final class Relay {
   }
 
   // ---- frames ----
+
+  /**
+   * A frame from an entry stream to its owner. Stream ids are counted by each entry node, so the same id can
+   * name a stream this node serves and one it started: the direction tells them apart.
+   */
+  private Buffer toOwner(byte type, long id, Buffer payload) {
+    return frame((byte) (type | TO_OWNER), id, payload);
+  }
 
   private Buffer frame(byte type, long id, Buffer payload) {
     byte[] self = node.id().getBytes(StandardCharsets.UTF_8);
@@ -254,22 +264,21 @@ public final class Relay {
       return;
     }
     heard.put(from, System.currentTimeMillis());
+    if ((type & TO_OWNER) != 0) {
+      byte t = (byte) (type & ~TO_OWNER);
+      if (t == OPEN || t == WS_OPEN) {
+        serve(t == WS_OPEN, from, id, payload);
+      } else {
+        OwnerStream o = owned.get(from + "/" + id);
+        if (o != null) {
+          o.onFrame(t, payload);
+        }
+      }
+      return;
+    }
     switch (type) {
       case PING -> link.send(from, frame(PONG, 0, null));
       case PONG -> {
-      }
-      case OPEN, WS_OPEN -> serve(type == WS_OPEN, from, id, payload);
-      case RESET, WS_TEXT, WS_BINARY, WS_CLOSE -> {
-        // to the owner side when the sender started the stream, else to our own entry stream
-        OwnerStream o = owned.get(from + "/" + id);
-        if (o != null) {
-          o.onFrame(type, payload);
-          return;
-        }
-        EntryStream e = entries.get(id);
-        if (e != null && e.owner.equals(from)) {
-          e.onFrame(type, payload);
-        }
       }
       default -> {
         EntryStream e = entries.get(id);
@@ -720,13 +729,13 @@ public final class Relay {
         }
         ws = ar.result();
         open.run();
-        ws.textMessageHandler(t -> link.send(owner, frame(WS_TEXT, id, Buffer.buffer(t))));
-        ws.binaryMessageHandler(b -> link.send(owner, frame(WS_BINARY, id, b)));
+        ws.textMessageHandler(t -> link.send(owner, toOwner(WS_TEXT, id, Buffer.buffer(t))));
+        ws.binaryMessageHandler(b -> link.send(owner, toOwner(WS_BINARY, id, b)));
         ws.closeHandler(v -> {
           if (!ended) {
             finish();
             Short code = ws.closeStatusCode();
-            link.send(owner, frame(WS_CLOSE, id, closePayload(code == null ? 1006 : code, ws.closeReason())));
+            link.send(owner, toOwner(WS_CLOSE, id, closePayload(code == null ? 1006 : code, ws.closeReason())));
           }
         });
         while (!beforeSocket.isEmpty()) {
@@ -739,7 +748,7 @@ public final class Relay {
       onLoop(() -> {
         if (!ended) {
           finish();
-          link.send(owner, frame(RESET, id, null));
+          link.send(owner, toOwner(RESET, id, null));
         }
       });
     }
@@ -752,7 +761,7 @@ public final class Relay {
         boolean answered = headSent;
         finish();
         if (accepted) {
-          link.send(owner, frame(RESET, id, null));
+          link.send(owner, toOwner(RESET, id, null));
         }
         if (ws != null) {
           if (!ws.isClosed()) {
