@@ -1,5 +1,5 @@
 // The chat page behind a real nginx that balances plain round robin over three nodes of a Hazelcast
-// cluster, with no session affinity: every SockJS HTTP transport forced, and a browser without WebSocket
+// cluster, with no session affinity: every SockJS transport forced, and a browser without WebSocket
 // (the automatic fallback), chat together. Each polling or streaming request may land on any node.
 
 import assert from 'node:assert/strict';
@@ -43,12 +43,13 @@ describe('behind a load balancer without affinity', () => {
   afterEach(() => pages.closeAll({ settle: false }));
 
   it('every SockJS transport, and a browser without WebSocket, chat through nginx', async () => {
-    const modes = ['xhr-streaming', 'xhr-polling', 'eventsource', 'htmlfile', 'jsonp-polling'];
+    const modes = ['sockjs-websocket', 'xhr-streaming', 'xhr-polling', 'eventsource', 'htmlfile', 'jsonp-polling'];
     const chats = await Promise.all([
       ...modes.map((mode) => pages.open(`/?transport=${mode}`)),
       pages.open('/', { noWebSocket: true }),
     ]);
     const names = [...modes.map((m) => m.replace('-', '')), 'nows'];
+    const expected = (mode) => (mode === 'sockjs-websocket' ? 'websocket' : mode);
     await Promise.all(chats.map(async (c, i) => {
       try {
         await waitForLive(c.page, { timeout: 20_000 });
@@ -58,7 +59,7 @@ describe('behind a load balancer without affinity', () => {
     }));
     const transports = await Promise.all(chats.map((c) => c.page.evaluate(() => document.body.dataset.transport)));
     for (let i = 0; i < modes.length; i++) {
-      assert.match(transports[i], new RegExp(`^sockjs-(iframe-)?${modes[i]}$`), `${modes[i]} page: ${transports[i]}`);
+      assert.match(transports[i], new RegExp(`^sockjs-(iframe-)?${expected(modes[i])}$`), `${modes[i]} page: ${transports[i]}`);
     }
     assert.match(transports[modes.length], /^sockjs-(xhr-streaming|eventsource|xhr-polling)$/);
 

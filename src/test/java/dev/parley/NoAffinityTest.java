@@ -255,4 +255,39 @@ abstract class NoAffinityTest {
       .eventually(http::close)
       .onComplete(ctx.succeedingThenComplete());
   }
+
+  /**
+   * A SockJS client of each HTTP transport through the real round-robin nginx chats with members of two
+   * nodes: its session's requests land on all three nodes in turn.
+   */
+  @ParameterizedTest
+  @EnumSource(SockJsXhrClient.Mode.class)
+  void sockJsThroughNginxChats(SockJsXhrClient.Mode mode, Vertx vertx, VertxTestContext ctx) throws Exception {
+    assertTrue(TestNginx.installed(), "nginx is needed (apt-get install nginx-light; .ci/run installs it)");
+    TestNginx nginx = TestNginx.start(List.of(portA, portB, portC));
+    Future.all(SockJsXhrClient.roundRobin(vertx, mode, nginx.port()).map(NativeChatClient::new),
+        WsClient.connect(vertx, portA).map(NativeChatClient::new), WsClient.connect(vertx, portC).map(NativeChatClient::new))
+      .compose(all -> {
+        NativeChatClient sockjs = all.resultAt(0);
+        NativeChatClient onA = all.resultAt(1);
+        NativeChatClient onC = all.resultAt(2);
+        List<String> fromSockJs = numbered("s-", 20);
+        List<String> fromC = numbered("c-", 20);
+        return onA.join("lb-sockjs", "anna").compose(p -> onC.join("lb-sockjs", "carl")).compose(p -> sockjs.join("lb-sockjs", "sid"))
+          .compose(p -> ChatFlows.probe(onA, sockjs, "lb-sockjs", 40))
+          .compose(p -> ChatFlows.probe(onC, sockjs, "lb-sockjs", 40))
+          .compose(p -> Future.all(ChatFlows.publishAll(sockjs, "lb-sockjs", fromSockJs), ChatFlows.publishAll(onC, "lb-sockjs", fromC)))
+          .compose(v -> Future.all(ChatFlows.messagesFrom(onA, "lb-sockjs", "sid", 20), ChatFlows.messagesFrom(sockjs, "lb-sockjs", "carl", 20)))
+          .map(got -> {
+            assertEquals(fromSockJs, got.resultAt(0), "members got the SockJS client's messages in order");
+            assertEquals(fromC, got.resultAt(1), "the SockJS client got node C's messages in order");
+            return null;
+          });
+      })
+      .eventually(() -> vertx.executeBlocking(() -> {
+        nginx.close();
+        return null;
+      }))
+      .onComplete(ctx.succeedingThenComplete());
+  }
 }
