@@ -148,6 +148,47 @@ export async function startCluster(size) {
 }
 
 /**
+ * A redis-server of its own (Debian's package; `.ci/run` installs it) on a free loopback port, nothing saved.
+ */
+export async function startRedis() {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' });
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const up = await new Promise((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => { socket.destroy(); resolve(true); });
+      socket.on('error', () => resolve(false));
+    });
+    if (up) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error('redis-server did not start');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return {
+    uri: `redis://127.0.0.1:${port}`,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    },
+  };
+}
+
+/** Starts `size` nodes sharing one Redis (the Redis broker), each on its own port. */
+export async function startRedisNodes(size, uri) {
+  const conf = JSON.stringify({ broker: { type: 'redis', redisUri: uri } });
+  const started = await Promise.allSettled(Array.from({ length: size }, () => startServer({ args: ['-conf', conf] })));
+  const nodes = started.filter((s) => s.status === 'fulfilled').map((s) => s.value);
+  if (nodes.length < size) {
+    await Promise.all(nodes.map((n) => n.stop()));
+    throw started.find((s) => s.status === 'rejected').reason;
+  }
+  return nodes;
+}
+
+/**
  * A real nginx (Debian's package) on a free loopback port, plain round robin over `ports` with no session
  * affinity, passing WebSocket upgrades: the configuration docs/scaling.md gives.
  */
