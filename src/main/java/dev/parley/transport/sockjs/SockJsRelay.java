@@ -8,6 +8,7 @@ import io.vertx.core.Vertx;
 import io.vertx.core.shareddata.LocalMap;
 import io.vertx.ext.web.RoutingContext;
 
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -15,7 +16,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * SockJS's HTTP transports without load balancer affinity. A SockJS client picks its session id itself
  * ({@code <prefix>/<server>/<session>/<transport>}), so the node that opens a session claims its id in the
  * cluster directory ({@link NodeLink#claim}); a request that reaches a node without the session is served
- * on the claiming node through the {@link Relay}. Claims are renewed every minute while the session lives
+ * on the claiming node through the {@link Relay} (the holder is remembered for 30 s, so a session's requests
+ * ask the directory only now and then). Claims are renewed every minute while the session lives
  * and given up when it ends. A session whose node is gone is taken over here: a receiving request then
  * opens a fresh session, which sockjs-client reports as "Server lost session" and reconnects from; a send
  * gets the unknown session's 404. WebSocket transports need none of this (one connection is the session).
@@ -36,6 +38,7 @@ public final class SockJsRelay implements Handler<RoutingContext> {
   private final LocalMap<String, Object> sessions;
   private final Set<String> claimed;
   private final int prefixSegments;
+  private final Holders holders;
 
   private SockJsRelay(Vertx vertx, ParleyNode node, String prefix) {
     this.relay = Relay.of(vertx, node);
@@ -49,6 +52,7 @@ public final class SockJsRelay implements Handler<RoutingContext> {
       return c;
     }).ids;
     this.prefixSegments = prefix.split("/").length; // "/sockjs" -> ["", "sockjs"]
+    this.holders = node.shared(Holders.class, Holders::new);
   }
 
   /** The handler for the SockJS endpoint mounted at {@code prefix} ({@code /sockjs}, {@code /eventbus}). */
@@ -90,6 +94,11 @@ public final class SockJsRelay implements Handler<RoutingContext> {
       ctx.next();
       return;
     }
+    String known = holders.known(session);
+    if (known != null) {
+      forward(ctx, session, known, receiving);
+      return;
+    }
     link.holder(session).onComplete(ar -> {
       if (ar.failed()) {
         ctx.next(); // the directory is out of reach: serve it here, as a single node would
@@ -97,13 +106,62 @@ public final class SockJsRelay implements Handler<RoutingContext> {
       }
       String holder = ar.result();
       if (holder != null && !holder.equals(relay.self())) {
-        relay.forward(ctx, holder, c -> takeOver(c, session, holder, receiving), receiving ? "sockjs:" + session : null);
+        holders.remember(session, holder);
+        forward(ctx, session, holder, receiving);
       } else if (holder == null && receiving) {
         claimHere(ctx, session, null);
       } else {
         ctx.next();
       }
     });
+  }
+
+  private void forward(RoutingContext ctx, String session, String holder, boolean receiving) {
+    relay.forward(ctx, holder, c -> {
+      holders.forget(session);
+      takeOver(c, session, holder, receiving);
+    }, receiving ? "sockjs:" + session : null);
+  }
+
+  /**
+   * Sessions of other nodes this node relayed to lately: a session's every request asks the directory
+   * only once in a while. Bounded; forgotten when a relay to the holder fails.
+   */
+  private static final class Holders {
+    private static final int MAX = 10_000;
+    private static final long KEEP_MS = 30_000;
+    private final Map<String, Long> until = new ConcurrentHashMap<>();
+    private final Map<String, String> holder = new ConcurrentHashMap<>();
+
+    String known(String session) {
+      Long t = until.get(session);
+      if (t == null) {
+        return null;
+      }
+      if (t < System.currentTimeMillis()) {
+        forget(session);
+        return null;
+      }
+      return holder.get(session);
+    }
+
+    void remember(String session, String node) {
+      if (holder.size() >= MAX) {
+        long now = System.currentTimeMillis();
+        until.entrySet().removeIf(e -> e.getValue() < now);
+        holder.keySet().retainAll(until.keySet());
+        if (holder.size() >= MAX) {
+          return; // full of live entries: ask the directory for the rest
+        }
+      }
+      holder.put(session, node);
+      until.put(session, System.currentTimeMillis() + KEEP_MS);
+    }
+
+    void forget(String session) {
+      until.remove(session);
+      holder.remove(session);
+    }
   }
 
   /** Claims the session for this node and lets the SockJS router open it; relays if another node won. */
