@@ -1,11 +1,13 @@
 // A node dies behind a load balancer: nine socket.io-client 4.8 clients (three polling-only, three default,
-// three WebSocket-only) chat through one URL; the test kills a node and tells this script which one on
+// three WebSocket-only) and three sockjs-client 1.6 clients (websocket, xhr-streaming, xhr-polling, on the
+// native protocol; they reconnect after 200 ms, as the chat page does) chat through one URL; the test kills a node and tells this script which one on
 // stdin ("killed <node id>"). Clients reconnect by themselves and join again. Measures how long until every
 // client chats again, counts each client's disconnections, then checks a last round of messages arrives
 // once, in order, everywhere.
 // Usage: node lb-failover.mjs <room> <url>
 // Prints two JSON lines: {"phase":"ready","sids":{...}} once all chat, then {"phase":"done",...}.
 import { io } from "socket.io-client";
+import SockJS from "sockjs-client";
 import { createInterface } from "node:readline";
 
 const [room, url] = process.argv.slice(2);
@@ -39,8 +41,62 @@ for (const [mode, transports] of Object.entries(modes)) {
     clients[name] = c;
   }
 }
+/** A sockjs-client on the native protocol, with the same surface the script uses of a Socket.IO client. */
+function sockjsClient(name, transport) {
+  const c = { got: {}, connects: 0, disconnects: 0, reasons: [], joined: false, sid: "", sock: null };
+  let refs = 0;
+  const pending = new Map();
+  const request = (frame, ms) => new Promise((resolve) => {
+    if (!c.sock || c.sock.readyState !== 1) return resolve(null);
+    const ref = String(++refs);
+    pending.set(ref, resolve);
+    c.sock.send(JSON.stringify({ ...frame, ref }));
+    setTimeout(() => { if (pending.delete(ref)) resolve(null); }, ms);
+  });
+  const open = () => {
+    const sock = new SockJS(url + "/sockjs", null, { transports: [transport] });
+    c.sock = sock;
+    sock.onmessage = async (m) => {
+      const f = JSON.parse(m.data);
+      if (f.type === "welcome") {
+        c.connects++;
+        c.sid = f.session;
+        for (let attempt = 0; attempt < 5 && sock.readyState === 1 && !c.joined; attempt++) {
+          const ack = await request({ type: "join", room, name }, 3000);
+          c.joined = Boolean(ack && ack.type === "ack");
+        }
+      } else if (f.type === "message" && f.room === room) {
+        (c.got[f.name] ??= []).push(f.text);
+      }
+      if ((f.type === "ack" || f.type === "error") && f.ref != null && pending.has(String(f.ref))) {
+        const done = pending.get(String(f.ref));
+        pending.delete(String(f.ref));
+        done(f);
+      }
+    };
+    sock.onclose = (e) => {
+      c.joined = false;
+      if (!c.closing) {
+        c.disconnects++;
+        c.reasons.push(`${e.code} ${e.reason}`);
+        setTimeout(open, 200);
+      }
+    };
+  };
+  open();
+  c.publish = (text) => request({ type: "publish", room, text }, 1000);
+  c.close = () => { c.closing = true; c.sock.close(); };
+  return c;
+}
+for (const transport of ["websocket", "xhr-streaming", "xhr-polling"]) {
+  clients[`sockjs-${transport}`] = sockjsClient(`sockjs-${transport}`, transport);
+}
+
 const names = Object.keys(clients);
-const publish = (c, text) => c.s.connected ? c.s.timeout(1000).emitWithAck("publish", { room, text }).catch(() => null) : null;
+const publish = (c, text) => c.publish ? c.publish(text)
+  : c.s.connected ? c.s.timeout(1000).emitWithAck("publish", { room, text }).catch(() => null) : null;
+/** The node holding a client's session: Engine.IO ids and Parley session ids both start with it. */
+const sessionOf = (c) => (c.s ? c.s.io.engine.id : c.sid);
 
 /** Rounds of one message per client until every client hears every other in the same round. */
 async function allChat(prefix, maxRounds) {
@@ -61,7 +117,7 @@ async function allChat(prefix, maxRounds) {
 
 try {
   if (!(await allChat("ready", 300))) fail("the clients never all chatted");
-  const sids = Object.fromEntries(names.map((n) => [n, clients[n].s.io.engine.id]));
+  const sids = Object.fromEntries(names.map((n) => [n, sessionOf(clients[n])]));
   const before = Object.fromEntries(names.map((n) => [n, clients[n].disconnects]));
   console.log(JSON.stringify({ phase: "ready", sids }));
   const order = (await lines.next()).value ?? "";
@@ -88,7 +144,7 @@ try {
   const onKilled = names.filter((n) => sids[n].startsWith(killed + "."));
   const reasons = Object.fromEntries(names.filter((n) => clients[n].reasons.length).map((n) => [n, clients[n].reasons]));
   console.log(JSON.stringify({ phase: "done", killed, backMs, onKilled, disconnects, reasons, problems }));
-  for (const c of Object.values(clients)) c.s.close();
+  for (const c of Object.values(clients)) (c.s ?? c).close();
   process.exit(0);
 } catch (e) {
   fail(String(e && e.stack || e));
