@@ -137,13 +137,13 @@ public final class EngineServer implements Handler<RoutingContext> {
           }
           return;
         }
-        session.upgradeRequested();
+        int order = session.upgradeRequested();
         req.toWebSocket().onComplete(ar -> {
           if (ar.failed()) {
-            session.upgradeSettled();
+            session.upgradeFailed(order);
             return;
           }
-          session.attachUpgrade(ar.result());
+          session.attachUpgrade(ar.result(), order);
         });
       }
       return;

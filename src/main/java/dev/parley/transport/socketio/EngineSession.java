@@ -110,13 +110,42 @@ public final class EngineSession {
    * session's HTTP requests wait as they do behind an attached probe, since the client may already have
    * sent {@code 2probe} and {@code 5} on it.
    */
-  void upgradeRequested() {
+  int upgradeRequested() {
     upgrading.incrementAndGet();
+    return upgradeOrder.incrementAndGet();
   }
 
   /** The upgrade request's WebSocket is attached, or the handshake failed. */
   void upgradeSettled() {
     upgrading.decrementAndGet();
+  }
+
+  /** Numbers upgrade requests in the order they arrived (any thread). */
+  private final java.util.concurrent.atomic.AtomicInteger upgradeOrder = new java.util.concurrent.atomic.AtomicInteger();
+  /** The next upgrade request, by arrival, whose WebSocket may be attached (session loop). */
+  private int nextUpgrade = 1;
+  /** WebSockets whose handshake completed before an earlier request's did, by request number (session loop). */
+  private final java.util.TreeMap<Integer, Runnable> laterUpgrades = new java.util.TreeMap<>();
+
+  /**
+   * Runs {@code attach} for upgrade request {@code order} once every earlier request has been attached or has
+   * failed: two WebSockets of one session (a second one opened right after the first's {@code 2probe} and
+   * {@code 5}) can finish their handshakes on different event loops in either order, and the first to arrive
+   * is the one that upgrades. {@code attach} null: request {@code order} failed.
+   */
+  private void inRequestOrder(int order, Runnable attach) {
+    laterUpgrades.put(order, attach == null ? () -> { } : attach);
+    while (laterUpgrades.containsKey(nextUpgrade)) {
+      laterUpgrades.remove(nextUpgrade++).run();
+    }
+  }
+
+  /** Upgrade request {@code order}'s handshake failed: later ones need not wait for it. */
+  void upgradeFailed(int order) {
+    onLoop(() -> {
+      upgradeSettled();
+      inRequestOrder(order, null);
+    });
   }
 
   /** How long a request of a session that is upgrading waits behind the probe WebSocket's frames. */
@@ -352,9 +381,9 @@ public final class EngineSession {
    * {@code 5}, sent before this connection was opened, may still be on their way to the session's loop,
    * and its refusal must not reach the client before the other's {@code 3probe}.
    */
-  void attachUpgrade(ServerWebSocket socket) {
+  void attachUpgrade(ServerWebSocket socket, int order) {
     bindFrames(socket);
-    onLoop(() -> {
+    onLoop(() -> inRequestOrder(order, () -> {
       Runnable attach = () -> {
         upgradeSettled();
         attachProbe(socket);
@@ -364,7 +393,7 @@ public final class EngineSession {
       } else {
         attach.run();
       }
-    });
+    }));
   }
 
   /** A WebSocket that wants to take over from polling: it must send {@code 2probe} then {@code 5}. */
