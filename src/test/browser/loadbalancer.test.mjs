@@ -94,4 +94,34 @@ for (const cluster of ['hazelcast', 'redis']) describe(`behind a load balancer w
     }
     await screenshot(chats[0].page, `20-behind-nginx-${cluster}`);
   });
+
+  // Last in this group: it kills one of the nodes.
+  it('a node killed mid-chat: every page chats again within 10 s', async () => {
+    const modes = ['xhr-polling', 'xhr-streaming', 'eventsource', 'sockjs-websocket'];
+    const chats = await Promise.all([...modes.map((mode) => pages.open(`/?transport=${mode}`)), pages.open('/', { noWebSocket: true })]);
+    const names = [...modes.map((m) => m.replace('-', '')), 'nows'];
+    await Promise.all(chats.map((c) => waitForLive(c.page, { timeout: 20_000 })));
+    for (let i = 0; i < chats.length; i++) {
+      await join(chats[i].page, names[i], 'kill', { timeout: 20_000 });
+    }
+    await Promise.all(chats.map((c) => waitForPresence(c.page, names, { timeout: 20_000 })));
+
+    const killedAt = Date.now();
+    await nodes[0].stop('SIGKILL');
+    // each page says something once it can, until every page has heard every other's latest word
+    const deadline = killedAt + 10_000;
+    for (let round = 1; ; round++) {
+      assert.ok(Date.now() < deadline, `not every page chatted again within 10 s (round ${round})`);
+      // typed while the page may be reconnecting: it keeps what was typed and sends it once live
+      await Promise.all(chats.map(async (c, i) => {
+        const input = c.page.getByTestId('message-input');
+        await input.fill(`${names[i]} after ${round}`);
+        await input.press('Enter');
+      }));
+      const heard = await Promise.all(chats.map((c) => Promise.all(names.map((sender) =>
+        waitForMessage(c.page, 'kill', `${sender} after ${round}`, { sender, timeout: 1_000 }).then(() => true, () => false)))));
+      if (heard.every((row) => row.every(Boolean))) break;
+    }
+    console.log(`every page chatted again ${Date.now() - killedAt} ms after the kill (${cluster})`);
+  });
 });
