@@ -221,7 +221,10 @@ export class Connection {
     }
     let sock;
     try {
-      sock = new window.SockJS('/sockjs', null, transports ? { transports } : {});
+      // sockjs-client gives a transport's first answer only ~3 round trips of /info (often well under a
+      // second) before it gives up on it; behind a load balancer in front of a cluster the first answer can
+      // take longer (the session is registered in the cluster first), so it gets at least 5 s.
+      sock = new window.SockJS('/sockjs', null, transports ? { transports, timeout: 5000 } : { timeout: 5000 });
     } catch (e) {
       link.closed = true;
       this._linkEnded(gen, link, 1006, String(e && e.message || e), null);

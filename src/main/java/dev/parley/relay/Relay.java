@@ -148,6 +148,15 @@ public final class Relay {
     return node.id();
   }
 
+  /**
+   * Whether {@code node} is there: a confirmed ping (Redis: someone listens on its channel; Hazelcast: its
+   * address answers). A relay can fail for a node that is only slow; this tells the two apart before
+   * anything of that node's is taken over.
+   */
+  public io.vertx.core.Future<Boolean> alive(String node) {
+    return link.sendConfirmed(node, frame(PING, 0, null), ACCEPT_TIMEOUT_MS).map(true).otherwise(false);
+  }
+
   /** How many requests this node sent to their session's node, and how many it served for others. */
   public JsonObject stats() {
     return new JsonObject().put("forwarded", forwarded.get()).put("served", served.get())
@@ -188,10 +197,17 @@ public final class Relay {
   }
 
   private void open(RoutingContext ctx, String owner, Handler<RoutingContext> unreachable, boolean webSocket, String exclusive) {
+    open(ctx, owner, unreachable, webSocket, exclusive, false);
+  }
+
+  private void open(RoutingContext ctx, String owner, Handler<RoutingContext> unreachable, boolean webSocket, String exclusive,
+                    boolean retry) {
     HttpServerRequest req = ctx.request();
     long id = ids.incrementAndGet();
     forwarded.incrementAndGet();
     EntryStream s = new EntryStream(id, owner, ctx, unreachable, Vertx.currentContext());
+    s.exclusive = exclusive;
+    s.retry = retry;
     entries.put(id, s);
     JsonArray headers = new JsonArray();
     req.headers().forEach(h -> {
@@ -209,7 +225,7 @@ public final class Relay {
     byte[] h = head.encode().getBytes(StandardCharsets.UTF_8);
     Buffer payload = Buffer.buffer(8 + h.length + body.length()).appendInt(h.length).appendBytes(h).appendBuffer(body);
     if (!webSocket) {
-      req.response().closeHandler(v -> s.clientGone());
+      req.response().closeHandler(v -> s.clientGone()); // a retry's stream replaces this handler
     }
     s.webSocket = webSocket;
     Runnable send = () -> {
@@ -600,6 +616,8 @@ public final class Relay {
     boolean headSent;
     boolean ended;
     long backlog;
+    String exclusive;
+    boolean retry;
     ServerWebSocket ws;
     final java.util.ArrayDeque<Runnable> beforeSocket = new java.util.ArrayDeque<>();
 
@@ -767,8 +785,19 @@ public final class Relay {
           if (!ws.isClosed()) {
             ws.close((short) 1011, "relay lost");
           }
+        } else if (!answered && !retry) {
+          // a node can be slow rather than gone (a loaded machine): if it still answers a ping, try once more
+          alive(owner).onComplete(ar -> onLoop(() -> {
+            if (ar.succeeded() && ar.result() && !ctx.response().closed()) {
+              LOG.debug("relay to {} failed ({}) but the node is there: trying once more", owner, why);
+              open(ctx, owner, unreachable, false, exclusive, true);
+            } else {
+              LOG.debug("relay to {} failed ({}): answering as an unknown session", owner, why);
+              unreachable.handle(ctx);
+            }
+          }));
         } else if (!answered) {
-          LOG.debug("relay to {} failed ({}): answering as an unknown session", owner, why);
+          LOG.debug("relay to {} failed again ({}): answering as an unknown session", owner, why);
           unreachable.handle(ctx);
         } else {
           ctx.request().connection().close();

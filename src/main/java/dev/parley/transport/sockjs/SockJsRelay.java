@@ -170,18 +170,31 @@ public final class SockJsRelay implements Handler<RoutingContext> {
       if (ar.failed() || ar.result() == null || ar.result().equals(relay.self())) {
         claimed.add(session);
         ctx.next();
+      } else if (supersede == null) {
+        holders.remember(session, ar.result());
+        forward(ctx, session, ar.result(), true);
       } else {
         relay.forward(ctx, ar.result(), c -> c.next(), "sockjs:" + session);
       }
     });
   }
 
-  /** The holder is gone: a receiving request opens the session here (the client learns it was lost). */
+  /**
+   * The relay to the holder failed. If the holder is gone, a receiving request opens the session here (the
+   * client learns it was lost) and a send gets the unknown session's 404. If it is only slow (a loaded
+   * machine), its session is not taken from it: the request is answered 503 and the client tries again.
+   */
   private void takeOver(RoutingContext ctx, String session, String gone, boolean receiving) {
-    if (receiving) {
-      claimHere(ctx, session, gone);
-    } else {
-      ctx.next();
-    }
+    relay.alive(gone).onComplete(ar -> {
+      if (ar.succeeded() && ar.result()) {
+        if (!ctx.response().ended() && !ctx.response().closed()) {
+          ctx.response().setStatusCode(503).putHeader("Retry-After", "1").end("the session's node is busy, try again");
+        }
+      } else if (receiving) {
+        claimHere(ctx, session, gone);
+      } else {
+        ctx.next();
+      }
+    });
   }
 }
