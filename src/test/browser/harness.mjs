@@ -147,6 +147,23 @@ export async function startCluster(size) {
   return nodes;
 }
 
+/** Waits (bounded, 10 s) until `port` on loopback accepts connections; kills `child` and fails otherwise. */
+async function waitForPort(port, child, what) {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const up = await new Promise((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => { socket.destroy(); resolve(true); });
+      socket.on('error', () => resolve(false));
+    });
+    if (up) return;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${what} did not start`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /**
  * A redis-server of its own (Debian's package; `.ci/run` installs it) on a free loopback port, nothing saved.
  */
@@ -154,19 +171,7 @@ export async function startRedis() {
   const port = await freePort();
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
     { stdio: 'ignore' });
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const up = await new Promise((resolve) => {
-      const socket = net.connect(port, '127.0.0.1', () => { socket.destroy(); resolve(true); });
-      socket.on('error', () => resolve(false));
-    });
-    if (up) break;
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error('redis-server did not start');
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await waitForPort(port, child, 'redis-server');
   return {
     uri: `redis://127.0.0.1:${port}`,
     async stop() {
@@ -224,19 +229,7 @@ http {
 }
 `);
   const child = spawn('/usr/sbin/nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: 'ignore' });
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const up = await new Promise((resolve) => {
-      const socket = net.connect(port, '127.0.0.1', () => { socket.destroy(); resolve(true); });
-      socket.on('error', () => resolve(false));
-    });
-    if (up) break;
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error('nginx did not start');
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await waitForPort(port, child, 'nginx');
   return {
     port,
     url: `http://127.0.0.1:${port}`,

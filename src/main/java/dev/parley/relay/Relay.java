@@ -358,16 +358,11 @@ public final class Relay {
         return;
       }
     }
-    MultiMap headers = MultiMap.caseInsensitiveMultiMap();
-    JsonArray h = head.getJsonArray("h");
-    for (int i = 0; i < h.size(); i++) {
-      headers.add(h.getJsonArray(i).getString(0), h.getJsonArray(i).getString(1));
-    }
-    headers.set(MARK, secret).set(ENTRY, entry).set(CLIENT, head.getString("c", ""));
-    String host = head.getString("host", "");
-    String loopHost = loopbackHost();
-    int port = node.port();
     if (webSocket) {
+      MultiMap headers = loopbackHeaders(head, entry);
+      String host = head.getString("host", "");
+      String loopHost = loopbackHost();
+      int port = node.port();
       WebSocketConnectOptions options = new WebSocketConnectOptions().setServer(SocketAddress.inetSocketAddress(port, loopHost))
         .setHost(host.isEmpty() ? loopHost : hostOnly(host)).setPort(host.isEmpty() ? port : portOf(host)).setURI(head.getString("u")).setHeaders(headers);
       io.vertx.core.http.ClientWebSocket ws = loopbackWs.webSocket();
@@ -404,12 +399,7 @@ public final class Relay {
     if (o.done) {
       return;
     }
-    MultiMap headers = MultiMap.caseInsensitiveMultiMap();
-    JsonArray h = head.getJsonArray("h");
-    for (int i = 0; i < h.size(); i++) {
-      headers.add(h.getJsonArray(i).getString(0), h.getJsonArray(i).getString(1));
-    }
-    headers.set(MARK, secret).set(ENTRY, o.entry).set(CLIENT, head.getString("c", ""));
+    MultiMap headers = loopbackHeaders(head, o.entry);
     String host = head.getString("host", "");
     String loopHost = loopbackHost();
     int port = node.port();
@@ -450,6 +440,16 @@ public final class Relay {
       });
       request.end(body);
     });
+  }
+
+  /** The client's headers as the entry sent them, marked as relayed from {@code entry}. */
+  private MultiMap loopbackHeaders(JsonObject head, String entry) {
+    MultiMap headers = MultiMap.caseInsensitiveMultiMap();
+    JsonArray h = head.getJsonArray("h");
+    for (int i = 0; i < h.size(); i++) {
+      headers.add(h.getJsonArray(i).getString(0), h.getJsonArray(i).getString(1));
+    }
+    return headers.set(MARK, secret).set(ENTRY, entry).set(CLIENT, head.getString("c", ""));
   }
 
   private String loopbackHost() {
