@@ -38,8 +38,17 @@ public final class Parley extends VertxApplication {
   }
 
   public static void main(String[] args) {
+    if (args.length > 0 && args[0].equals("token")) {
+      System.exit(dev.parley.auth.TokenCommand.run(java.util.Arrays.copyOfRange(args, 1, args.length), System.out,
+        System.err, System.getenv()));
+      return;
+    }
     try {
-      ParleyConfig.from(readConf(args));
+      ParleyConfig config = ParleyConfig.from(readConf(args));
+      if (config.auth().hasKeys()) {
+        // the keys are read now, so a missing variable or file stops the start with its name
+        dev.parley.auth.JwtAuthenticator.check(config.auth(), System.getenv());
+      }
     } catch (ConfigException e) {
       LOG.error("cannot start: {}", e.getMessage());
       System.exit(EXIT_BAD_CONFIG);
@@ -58,7 +67,7 @@ public final class Parley extends VertxApplication {
   }
 
   /** The configuration named by {@code -conf}/{@code --conf} (a file or inline JSON), or {} without one. */
-  static JsonObject readConf(String[] args) {
+  public static JsonObject readConf(String[] args) {
     String value = confArgument(args);
     if (value == null) {
       return new JsonObject();

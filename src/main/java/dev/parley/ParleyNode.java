@@ -73,6 +73,21 @@ public final class ParleyNode {
   }
 
   private static Future<ParleyNode> create(Vertx vertx, ParleyConfig config, Context context) {
+    // the token verifier reads its keys from the environment and files: off the event loop
+    return vertx.executeBlocking(() -> access(vertx, config, System.getenv()), false)
+      .compose(access -> create(vertx, config, context, access));
+  }
+
+  /** The node's access rules: the auth mode, the token verifier (keys read here, blocking), room rules, per-user limits. */
+  public static dev.parley.core.Access access(Vertx vertx, ParleyConfig config, Map<String, String> env) {
+    ParleyConfig.AuthConfig auth = config.auth();
+    dev.parley.core.Authenticator verifier = auth.hasKeys()
+      ? dev.parley.auth.JwtAuthenticator.create(vertx, auth, env) : null;
+    return new dev.parley.core.Access(auth.accessMode(), verifier, config.rooms(), auth.timeoutMs(),
+      auth.maxConnectionsPerUser(), auth.userPublishPerSecond(), auth.userPublishBurst());
+  }
+
+  private static Future<ParleyNode> create(Vertx vertx, ParleyConfig config, Context context, dev.parley.core.Access access) {
     String id = config.node().id() != null ? config.node().id() : randomId();
     LOG.info("node {} starting with broker={}", id, config.broker().type());
     Future<Broker> broker = switch (config.broker().type()) {
@@ -86,6 +101,7 @@ public final class ParleyNode {
     };
     return broker.compose(b -> {
       ParleyNode node = new ParleyNode(id, config, b, context);
+      node.access = access;
       if (!config.emitter().enabled()) {
         return Future.succeededFuture(node);
       }
@@ -155,6 +171,13 @@ public final class ParleyNode {
 
   public Broker broker() {
     return broker;
+  }
+
+  private volatile dev.parley.core.Access access = dev.parley.core.Access.OPEN;
+
+  /** Who may connect, join and publish on this node (shared by its hubs). */
+  public dev.parley.core.Access access() {
+    return access;
   }
 
   private final Map<Class<?>, Object> shared = new ConcurrentHashMap<>();

@@ -57,7 +57,7 @@ public final class ParleyVerticle extends VerticleBase {
   }
 
   private Future<HttpServer> startOn(ParleyNode node) {
-    hub = new Hub(node.nextHubId(), node.broker(), config.limits(), System::currentTimeMillis);
+    hub = new Hub(node.nextHubId(), node.broker(), config.limits(), System::currentTimeMillis, node.access());
     node.attach(hub, context);
     webSocket = new WebSocketTransport(vertx, node, hub);
 

@@ -7,36 +7,62 @@ import io.vertx.core.Future;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Presence for a single node: one map shared by every hub of the JVM. Each room's members sit in an
- * insertion-ordered map, guarded by the room's slot in the outer map; the critical sections are a
- * put, a remove, or a copy of the first {@code limit} members.
+ * insertion-ordered map (member key to its connections), guarded by the room's slot in the outer map; the
+ * critical sections are a put, a remove, or a copy of the first {@code limit} members.
  */
 public final class LocalPresenceStore implements PresenceStore {
 
-  private final ConcurrentHashMap<String, Map<String, Member>> rooms = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, Map<String, Group>> rooms = new ConcurrentHashMap<>();
 
-  @Override
-  public Future<Void> add(String room, Member member) {
-    rooms.compute(room, (k, members) -> {
-      Map<String, Member> m = members == null ? new LinkedHashMap<>() : members;
-      m.put(member.session(), member);
-      return m;
-    });
-    return Future.succeededFuture();
+  /** One member: its name, its user (null: anonymous) and its connections in the room. */
+  static final class Group {
+    final String name;
+    final String user;
+    final LinkedHashSet<String> sessions = new LinkedHashSet<>(2);
+
+    Group(String name, String user) {
+      this.name = name;
+      this.user = user;
+    }
+
+    Member member() {
+      return user == null ? new Member(sessions.iterator().next(), name) : Member.user(user, name, sessions.size());
+    }
   }
 
   @Override
-  public Future<Void> remove(String room, String session) {
+  public Future<Boolean> add(String room, Member member) {
+    boolean[] first = {false};
+    rooms.compute(room, (k, members) -> {
+      Map<String, Group> m = members == null ? new LinkedHashMap<>() : members;
+      Group g = m.computeIfAbsent(member.key(), x -> new Group(member.name(), member.user()));
+      first[0] = g.sessions.isEmpty();
+      g.sessions.add(member.session());
+      return m;
+    });
+    return Future.succeededFuture(first[0]);
+  }
+
+  @Override
+  public Future<Boolean> remove(String room, String session, String user) {
+    boolean[] last = {false};
     rooms.computeIfPresent(room, (k, members) -> {
-      members.remove(session);
+      String key = Member.key(session, user);
+      Group g = members.get(key);
+      if (g != null && g.sessions.remove(session) && g.sessions.isEmpty()) {
+        members.remove(key);
+        last[0] = true;
+      }
       return members.isEmpty() ? null : members;
     });
-    return Future.succeededFuture();
+    return Future.succeededFuture(last[0]);
   }
 
   @Override
@@ -49,18 +75,15 @@ public final class LocalPresenceStore implements PresenceStore {
     return Future.succeededFuture(out[0]);
   }
 
-  /** The first {@code limit} values of an insertion-ordered map, walking no further than that. */
-  static ChatEvent.Presence firstOf(String room, Map<String, Member> members, int limit) {
-    if (limit <= 0 || members.size() <= limit) {
-      return new ChatEvent.Presence(room, List.copyOf(members.values()));
-    }
-    List<Member> first = new ArrayList<>(limit);
-    for (Member m : members.values()) {
-      if (first.size() == limit) {
+  /** The first {@code limit} members of an insertion-ordered map, walking no further than that. */
+  static ChatEvent.Presence firstOf(String room, Map<String, Group> members, int limit) {
+    List<Member> first = new ArrayList<>(limit > 0 ? Math.min(limit, members.size()) : members.size());
+    for (Group g : members.values()) {
+      if (limit > 0 && first.size() == limit) {
         break;
       }
-      first.add(m);
+      first.add(g.member());
     }
-    return new ChatEvent.Presence(room, first, members.size());
+    return members.size() > first.size() ? new ChatEvent.Presence(room, first, members.size()) : new ChatEvent.Presence(room, first);
   }
 }

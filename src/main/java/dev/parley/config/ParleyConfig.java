@@ -29,7 +29,42 @@ public record ParleyConfig(
   EmitterConfig emitter,
   ApiConfig api,
   SocketIoConfig socketio,
-  HistoryConfig history) {
+  HistoryConfig history,
+  AuthConfig auth,
+  List<dev.parley.core.Access.RoomRule> rooms) {
+
+  /**
+   * {@code auth.*}: who clients are. {@code mode} anonymous (no tokens), mixed (tokens give identity,
+   * anonymous clients join rooms that allow anyone) or token (every connection presents one). Tokens are
+   * JWTs checked against {@code secret} (HS256), {@code publicKeys} (RS256/ES256 PEM) and {@code jwksFile};
+   * key values are {@code env:NAME}, {@code file:path} or the value itself.
+   */
+  public record AuthConfig(String mode, long timeoutMs, String secret, List<PublicKey> publicKeys, String jwksFile,
+                           String issuer, List<String> audience, int leewaySeconds, String nameClaim, String roomsClaim,
+                           String publishClaim, int maxTokenBytes, int maxConnectionsPerUser, int userPublishPerSecond,
+                           int userPublishBurst) {
+    public static final Set<String> MODES = Set.of("anonymous", "mixed", "token");
+    public static final long DEFAULT_TIMEOUT_MS = 10_000;
+    public static final int DEFAULT_LEEWAY_SECONDS = 5;
+    public static final int DEFAULT_MAX_TOKEN_BYTES = 8_192;
+    public static final int DEFAULT_MAX_CONNECTIONS_PER_USER = 20;
+    public static final int DEFAULT_USER_PUBLISH_PER_SECOND = 50;
+    public static final int DEFAULT_USER_PUBLISH_BURST = 100;
+
+    public dev.parley.core.Access.Mode accessMode() {
+      return dev.parley.core.Access.Mode.valueOf(mode.toUpperCase(java.util.Locale.ROOT));
+    }
+
+    /** Whether any key to verify tokens is configured. */
+    public boolean hasKeys() {
+      return secret != null || !publicKeys.isEmpty() || jwksFile != null;
+    }
+  }
+
+  /** One {@code auth.publicKeys} entry: a PEM public key ({@code env:}, {@code file:} or inline) and its algorithm. */
+  public record PublicKey(String algorithm, String pem) {
+    public static final Set<String> ALGORITHMS = Set.of("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256");
+  }
 
   /** {@code node.*}: identity of this process in a cluster. */
   public record NodeConfig(String id) {
@@ -360,9 +395,118 @@ public record ParleyConfig(
     HistoryConfig history = new HistoryConfig(historySize, historyTtl, historyMemory, roomRules);
     hi.done();
 
+
+    Section au = root.section("auth");
+    List<PublicKey> publicKeys = new ArrayList<>();
+    for (Section k : au.sections("publicKeys")) {
+      String algorithm = k.nonEmptyString("algorithm", "RS256");
+      if (!PublicKey.ALGORITHMS.contains(algorithm)) {
+        throw k.invalid("algorithm", "must be one of " + new java.util.TreeSet<>(PublicKey.ALGORITHMS) + ", got \"" + algorithm + "\"");
+      }
+      String pem = k.nonEmptyString("pem", null);
+      if (pem == null) {
+        throw k.invalid("pem", "is required: a PEM public key, env:NAME or file:path");
+      }
+      publicKeys.add(new PublicKey(algorithm, pem));
+      k.done();
+    }
+    AuthConfig auth = new AuthConfig(
+      au.nonEmptyString("mode", "anonymous"),
+      au.longValue("timeoutMs", AuthConfig.DEFAULT_TIMEOUT_MS, 100, 600_000),
+      au.string("secret", null),
+      List.copyOf(publicKeys),
+      au.string("jwksFile", null),
+      au.string("issuer", null),
+      au.strings("audience", List.of()),
+      au.intValue("leewaySeconds", AuthConfig.DEFAULT_LEEWAY_SECONDS, 0, 600),
+      au.nonEmptyString("nameClaim", "name"),
+      au.nonEmptyString("roomsClaim", "rooms"),
+      au.nonEmptyString("publishClaim", "publish"),
+      au.intValue("maxTokenBytes", AuthConfig.DEFAULT_MAX_TOKEN_BYTES, 256, 1 << 20),
+      au.intValue("maxConnectionsPerUser", AuthConfig.DEFAULT_MAX_CONNECTIONS_PER_USER, 0, 1_000_000),
+      au.intValue("userPublishPerSecond", AuthConfig.DEFAULT_USER_PUBLISH_PER_SECOND, 0, 1_000_000),
+      au.intValue("userPublishBurst", AuthConfig.DEFAULT_USER_PUBLISH_BURST, 1, 1_000_000));
+    if (!AuthConfig.MODES.contains(auth.mode())) {
+      throw au.invalid("mode", "must be one of anonymous, mixed, token; got \"" + auth.mode() + "\"");
+    }
+    if (auth.secret() != null && auth.secret().isEmpty()) {
+      throw au.invalid("secret", "must not be empty");
+    }
+    if (!auth.mode().equals("anonymous") && !auth.hasKeys()) {
+      throw au.invalid("mode", "is " + auth.mode() + " but no key is configured: set auth.secret (HS256), auth.publicKeys or auth.jwksFile");
+    }
+    au.done();
+
+    List<dev.parley.core.Access.RoomRule> rooms = new ArrayList<>();
+    List<RoomHistory> historyOff = new ArrayList<>();
+    for (Section r : root.sections("rooms")) {
+      String match = r.nonEmptyString("match", null);
+      if (!dev.parley.core.RoomPattern.valid(match)) {
+        throw r.invalid("match", "must be a room name pattern of [A-Za-z0-9_.-] and * (any characters), got "
+          + (match == null ? "nothing" : "\"" + match + "\""));
+      }
+      dev.parley.core.Access.Who everyone = auth.mode().equals("anonymous") ? dev.parley.core.Access.Who.ANYONE
+        : dev.parley.core.Access.Who.TOKEN;
+      dev.parley.core.Access.Who join = who(r, "join", everyone, auth.mode());
+      dev.parley.core.Access.Who publish = who(r, "publish", join, auth.mode());
+      boolean presence = r.bool("presence", true);
+      if (!r.bool("history", true)) {
+        historyOff.add(RoomHistory.of(match, 0, history.ttlMs()));
+      }
+      rooms.add(new dev.parley.core.Access.RoomRule(dev.parley.core.RoomPattern.of(match), join, publish, presence));
+      r.done();
+    }
+    if (!historyOff.isEmpty()) {
+      historyOff.addAll(history.rooms());
+      history = new HistoryConfig(history.size(), history.ttlMs(), history.memoryBytes(), historyOff);
+    }
+
     root.done();
 
-    return new ParleyConfig(node, http, heartbeat, limits, sockjs, bridge, broker, emitter, api, socketio, history);
+    return new ParleyConfig(node, http, heartbeat, limits, sockjs, bridge, broker, emitter, api, socketio, history, auth,
+      List.copyOf(rooms));
+  }
+
+  /** A {@code rooms[i].join} / {@code publish} value: "anyone", "token", "nobody" or {"claims": {claim: [values]}}. */
+  private static dev.parley.core.Access.Who who(Section rule, String key, dev.parley.core.Access.Who def, String mode) {
+    Object v = rule.raw(key);
+    dev.parley.core.Access.Who who;
+    if (v == null) {
+      return def;
+    } else if ("anyone".equals(v)) {
+      who = dev.parley.core.Access.Who.ANYONE;
+    } else if ("token".equals(v)) {
+      who = dev.parley.core.Access.Who.TOKEN;
+    } else if ("nobody".equals(v)) {
+      who = dev.parley.core.Access.Who.NOBODY;
+    } else if (v instanceof JsonObject o) {
+      Section c = rule.child(key, o);
+      Object claims = c.raw("claims");
+      if (!(claims instanceof JsonObject co) || co.isEmpty()) {
+        throw c.invalid("claims", "must be an object of claim names to lists of accepted values");
+      }
+      Map<String, Set<String>> wanted = new java.util.LinkedHashMap<>();
+      for (String claim : co.fieldNames()) {
+        Object values = co.getValue(claim);
+        Set<String> set = new java.util.LinkedHashSet<>();
+        if (values instanceof String one) {
+          set.add(one);
+        } else if (values instanceof io.vertx.core.json.JsonArray a && !a.isEmpty()) {
+          a.forEach(x -> set.add(String.valueOf(x)));
+        } else {
+          throw c.invalid("claims", "values must be a string or a non-empty array, got " + values + " for \"" + claim + "\"");
+        }
+        wanted.put(claim, set);
+      }
+      c.done();
+      who = dev.parley.core.Access.Who.claims(wanted);
+    } else {
+      throw rule.invalid(key, "must be \"anyone\", \"token\", \"nobody\" or {\"claims\": {...}}, got " + v);
+    }
+    if (mode.equals("anonymous") && (who.kind().equals("token") || who.kind().equals("claims"))) {
+      throw rule.invalid(key, "needs tokens, but auth.mode is anonymous (nobody could ever be admitted)");
+    }
+    return who;
   }
 
   private static void checkRedisUri(Section section, String key, String uri) {

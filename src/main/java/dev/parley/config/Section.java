@@ -115,6 +115,17 @@ final class Section {
     return List.copyOf(out);
   }
 
+  /** The raw JSON value of a key (null when absent), for keys that take more than one shape. */
+  Object raw(String name) {
+    read.add(name);
+    return json.getValue(name);
+  }
+
+  /** A nested object read as a section, for a value already fetched with {@link #raw}. */
+  Section child(String name, JsonObject o) {
+    return new Section(key(name), o);
+  }
+
   /** An array of objects, each read as a section ({@code name[i]}); empty when absent. */
   List<Section> sections(String name) {
     read.add(name);

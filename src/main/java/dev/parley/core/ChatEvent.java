@@ -34,22 +34,29 @@ public sealed interface ChatEvent {
   String type();
 
   /**
-   * A session joined the room; sent to every member, the joiner included. The joiner's own copy, with
+   * A member joined the room; sent to every member, the joiner included. For a verified user ({@code user}
+   * set) it is sent when the user's first connection joins; later connections of the same user get only
+   * their own copy. The joiner's own copy, with
    * history on, also says where the room's stream stood once what it missed was replayed ({@code epoch},
    * {@code offset}) and, when it asked to recover ({@code since}), whether that worked ({@code recovered})
    * and if not why ({@code reason}: {@code epoch_changed}, {@code too_old}, {@code history_off}).
    */
-  @JsonPropertyOrder({"type", "room", "session", "name", "ts", "recovered", "reason", "epoch", "offset"})
+  @JsonPropertyOrder({"type", "room", "session", "user", "name", "ts", "recovered", "reason", "epoch", "offset"})
   record Joined(String room, String session, String name, long ts, Boolean recovered, String reason, String epoch,
-                Long offset) implements ChatEvent {
+                Long offset, String user) implements ChatEvent {
     public Joined(String room, String session, String name, long ts) {
-      this(room, session, name, ts, null, null, null, null);
+      this(room, session, name, ts, null, null, null, null, null);
+    }
+
+    /** A verified user's join ({@code user}: the token's subject; null for an anonymous session). */
+    public Joined(String room, String session, String name, long ts, String user) {
+      this(room, session, name, ts, null, null, null, null, user);
     }
 
     /** The joiner's own copy: where the stream stands, and how recovery went when it was asked for. */
     public Joined forJoiner(StreamPosition top, Boolean recovered, String reason) {
       return new Joined(room, session, name, ts, recovered, reason, top == null ? null : top.epoch(),
-        top == null ? null : top.offset());
+        top == null ? null : top.offset(), user);
     }
 
     @Override
@@ -58,9 +65,16 @@ public sealed interface ChatEvent {
     }
   }
 
-  /** A session left the room, by command or because its connection ended; sent to the remaining members. */
-  @JsonPropertyOrder({"type", "room", "session", "name", "ts"})
-  record Left(String room, String session, String name, long ts) implements ChatEvent {
+  /**
+   * A member left the room, by command or because its connection ended; sent to the remaining members. For
+   * a verified user, when its last connection in the room left.
+   */
+  @JsonPropertyOrder({"type", "room", "session", "user", "name", "ts"})
+  record Left(String room, String session, String name, long ts, String user) implements ChatEvent {
+    public Left(String room, String session, String name, long ts) {
+      this(room, session, name, ts, null);
+    }
+
     @Override
     public String type() {
       return "left";
@@ -71,18 +85,23 @@ public sealed interface ChatEvent {
    * A published message; sent to every member, the sender included. With history on, {@code offset} and
    * {@code epoch} give its place in the room's stream (see {@link StreamPosition}); otherwise they are absent.
    * {@code cid} is the client message id the publisher gave, if any (so it recognizes its own message
-   * whichever connection it arrives on).
+   * whichever connection it arrives on). {@code user} is set when a verified user (a token's subject) sent it.
    */
-  @JsonPropertyOrder({"type", "room", "session", "name", "text", "ts", "id", "offset", "epoch", "cid"})
+  @JsonPropertyOrder({"type", "room", "session", "user", "name", "text", "ts", "id", "offset", "epoch", "cid"})
   record Message(String room, String session, String name, String text, long ts, String id, Long offset, String epoch,
-                 String cid) implements ChatEvent {
+                 String cid, String user) implements ChatEvent {
     public Message(String room, String session, String name, String text, long ts, String id) {
-      this(room, session, name, text, ts, id, null, null, null);
+      this(room, session, name, text, ts, id, null, null, null, null);
+    }
+
+    public Message(String room, String session, String name, String text, long ts, String id, Long offset, String epoch,
+                   String cid) {
+      this(room, session, name, text, ts, id, offset, epoch, cid, null);
     }
 
     /** The same message at a place in its room's stream. */
     public Message at(StreamPosition position) {
-      return new Message(room, session, name, text, ts, id, position.offset(), position.epoch(), cid);
+      return new Message(room, session, name, text, ts, id, position.offset(), position.epoch(), cid, user);
     }
 
     @Override

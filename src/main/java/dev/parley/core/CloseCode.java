@@ -26,7 +26,16 @@ public enum CloseCode {
   /** The node already holds {@code http.maxConnections} connections. */
   SERVER_FULL(4002),
   /** An outside producer asked to disconnect this session (Socket.IO emitter {@code disconnectSockets}). */
-  DISCONNECTED(4003);
+  DISCONNECTED(4003),
+  /**
+   * No valid token: none within {@code auth.timeoutMs} in token mode, a command before it, or a token that
+   * was refused (missing, expired, badly signed, wrong audience or issuer).
+   */
+  UNAUTHORIZED(4004),
+  /** The connection's token expired and no fresh one was sent before. */
+  TOKEN_EXPIRED(4005),
+  /** The user already holds {@code auth.maxConnectionsPerUser} connections on this node. */
+  TOO_MANY_CONNECTIONS(4006);
 
   private final int code;
 

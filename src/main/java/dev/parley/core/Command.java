@@ -45,6 +45,13 @@ public sealed interface Command {
   record Leave(String room) implements Command {
   }
 
+  /**
+   * Present a signed token ({@code auth.mode} mixed or token); answered with {@link Outcome.Authed}. A later
+   * one refreshes the identity (same user) without leaving any room.
+   */
+  record Auth(String token) implements Command {
+  }
+
   /** A round trip check; answered with {@link Outcome.Pong}. */
   record Ping() implements Command {
   }

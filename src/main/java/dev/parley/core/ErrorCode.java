@@ -19,8 +19,15 @@ public enum ErrorCode {
   TOO_MANY_ROOMS("too_many_rooms", 429),
   /** Commands arrive faster than {@code limits.ratePerSecond} / {@code limits.rateBurst} allow. */
   RATE_LIMITED("rate_limited", 430),
-  /** The bridge refused the address or operation. */
+  /**
+   * Not allowed: the room's rules or the token's claims do not let this client join or publish there, or
+   * the bridge refused the address or operation.
+   */
   ACCESS_DENIED("access_denied", 403),
+  /** No valid token: missing where one is needed, expired, badly signed, for another audience or issuer. */
+  UNAUTHORIZED("unauthorized", 401),
+  /** The user already holds {@code auth.maxConnectionsPerUser} connections on this node. */
+  TOO_MANY_CONNECTIONS("too_many_connections", 431),
   /** The node could not complete the command (broker or presence store failed). */
   UNAVAILABLE("unavailable", 503),
   /** A bug: logged on the server with the session id. */

@@ -32,6 +32,7 @@ public final class Hub {
   private final PresenceStore presence;
   private final HistoryStore history;
   private final LimitsConfig limits;
+  private final Access access;
   private final io.vertx.core.Vertx vertx;
   private final LongSupplier clock;
   private final Map<String, Room> rooms = new HashMap<>();
@@ -47,7 +48,13 @@ public final class Hub {
    * @param clock wall-clock milliseconds for event timestamps
    */
   public Hub(String id, Broker broker, LimitsConfig limits, LongSupplier clock) {
+    this(id, broker, limits, clock, Access.OPEN);
+  }
+
+  /** A hub whose sessions follow {@code access} (auth mode, room rules, per-user limits; shared node-wide). */
+  public Hub(String id, Broker broker, LimitsConfig limits, LongSupplier clock, Access access) {
     this.id = id;
+    this.access = access;
     this.broker = broker;
     this.presence = broker.presence();
     this.history = broker.history();
@@ -74,6 +81,10 @@ public final class Hub {
     return id;
   }
 
+  public Access access() {
+    return access;
+  }
+
   public int sessionCount() {
     return sessions.size();
   }
@@ -87,7 +98,74 @@ public final class Hub {
       new TokenBucket(limits.ratePerSecond(), limits.rateBurst(), System::nanoTime),
       limits.maxPendingCommands());
     sessions.put(sid, session);
+    if (access.mode() == Access.Mode.TOKEN && vertx != null) {
+      session.authTimer = vertx.setTimer(access.authTimeoutMs(), t -> {
+        session.authTimer = -1;
+        if (!session.isClosed() && !session.identity().verified()) {
+          session.connection().close(CloseCode.UNAUTHORIZED, "no token within " + access.authTimeoutMs() + " ms");
+        }
+      });
+    }
     return session;
+  }
+
+  /**
+   * Verifies a token and makes it the session's identity. A first token counts the session against the
+   * user's connection limit; a later one (a refresh) must be for the same user and only moves the expiry:
+   * rooms stay joined. When the identity expires without a refresh, the connection is closed with
+   * {@link CloseCode#TOKEN_EXPIRED}.
+   */
+  public Future<Identity> authenticate(Session session, String token) {
+    if (!access.acceptsTokens()) {
+      return Future.failedFuture(new ChatException(ErrorCode.BAD_REQUEST, "this server takes no tokens (auth.mode is anonymous)"));
+    }
+    return access.authenticator().verify(token).compose(identity -> {
+      if (session.isClosed()) {
+        return Future.failedFuture(new ChatException(ErrorCode.BAD_REQUEST, "connection is closed"));
+      }
+      Identity before = session.identity();
+      if (before.verified() && !before.user().equals(identity.user())) {
+        return Future.failedFuture(new ChatException(ErrorCode.UNAUTHORIZED,
+          "the token is for another user; open a new connection to change users"));
+      }
+      if (!before.verified()) {
+        if (!session.rooms().isEmpty()) {
+          return Future.failedFuture(new ChatException(ErrorCode.BAD_REQUEST,
+            "authenticate before joining rooms (leave them first)"));
+        }
+        if (!access.acquire(identity.user())) {
+          return Future.failedFuture(new ChatException(ErrorCode.TOO_MANY_CONNECTIONS,
+            "user " + identity.user() + " already holds " + access.maxConnectionsPerUser() + " connections"));
+        }
+        session.countedUser = identity.user();
+        if (session.authTimer >= 0 && vertx != null) {
+          vertx.cancelTimer(session.authTimer);
+          session.authTimer = -1;
+        }
+      }
+      session.identity(identity);
+      scheduleExpiry(session, identity);
+      return Future.succeededFuture(identity);
+    });
+  }
+
+  private void scheduleExpiry(Session session, Identity identity) {
+    if (vertx == null) {
+      return;
+    }
+    if (session.expiryTimer >= 0) {
+      vertx.cancelTimer(session.expiryTimer);
+      session.expiryTimer = -1;
+    }
+    if (identity.expiresAtMs() > 0) {
+      long delay = Math.max(1, identity.expiresAtMs() - System.currentTimeMillis());
+      session.expiryTimer = vertx.setTimer(delay, t -> {
+        session.expiryTimer = -1;
+        if (!session.isClosed() && session.identity() == identity) {
+          session.connection().close(CloseCode.TOKEN_EXPIRED, "token expired");
+        }
+      });
+    }
   }
 
   /**
@@ -122,13 +200,26 @@ public final class Hub {
 
   private Future<Joining> joinWith(Session session, String room, String rawName, Recovery recovery) {
     Rules.checkRoom(room);
-    Rules.checkName(rawName);
-    String name = Rules.normalizeName(rawName);
+    Identity identity = session.identity();
+    String name;
+    if (identity.verified()) {
+      name = identity.name(); // a verified user is shown under the token's name, whatever the join says
+    } else {
+      if (rawName == null) {
+        throw new ChatException(ErrorCode.BAD_REQUEST, "name is required");
+      }
+      Rules.checkName(rawName);
+      name = Rules.normalizeName(rawName);
+    }
+    if (!session.rooms().containsKey(room)) {
+      access.checkJoin(identity, room);
+    }
+    boolean visible = access.presenceVisible(room);
     if (session.isClosed()) {
       return Future.failedFuture(new ChatException(ErrorCode.BAD_REQUEST, "connection is closed"));
     }
     if (session.rooms().containsKey(room)) {
-      return presence.members(room, limits.maxPresenceMembers()).map(p -> new Joining(p, null));
+      return members(room, visible).map(p -> new Joining(p, null));
     }
     if (session.rooms().size() >= limits.maxRoomsPerConnection()) {
       return Future.failedFuture(new ChatException(ErrorCode.TOO_MANY_ROOMS,
@@ -136,9 +227,9 @@ public final class Hub {
     }
     Room r = rooms.computeIfAbsent(room, this::openRoom);
     r.pendingJoins++;
-    Member member = new Member(session.id(), name);
+    Member member = Member.connection(session.id(), name, identity.user());
     return r.subscribed
-      .compose(v -> presence.add(room, member))
+      .compose(v -> visible ? presence.add(room, member) : Future.succeededFuture(false))
       .transform(ar -> {
         r.pendingJoins--;
         if (ar.failed()) {
@@ -151,7 +242,9 @@ public final class Hub {
           r.pendingJoins--;
           if (session.isClosed() || caught.failed()) {
             // The connection ended while we waited; undo the presence entry nobody will remove.
-            presence.remove(room, session.id());
+            if (visible) {
+              presence.remove(room, session.id(), identity.user());
+            }
             dropIfEmpty(r);
             if (caught.failed()) {
               LOG.warn("join failed reading history: room={} session={}", room, session.id(), caught.cause());
@@ -159,11 +252,16 @@ public final class Hub {
             }
             return Future.failedFuture(new ChatException(ErrorCode.BAD_REQUEST, "connection is closed"));
           }
-          become(session, r, name, caught.result());
+          become(session, r, name, caught.result(), ar.result());
           Boolean recovered = caught.result().recovered();
-          return presence.members(room, limits.maxPresenceMembers()).map(p -> new Joining(p, recovered));
+          return members(room, visible).map(p -> new Joining(p, recovered));
         });
       });
+  }
+
+  /** The room's presence as a member sees it: nobody listed where the room's rule hides presence. */
+  private Future<ChatEvent.Presence> members(String room, boolean visible) {
+    return visible ? presence.members(room, limits.maxPresenceMembers()) : Future.succeededFuture(new ChatEvent.Presence(room, List.of()));
   }
 
   /** What a joiner asks to catch up on: the messages after {@code since}, else (or also) the last {@code last}. */
@@ -229,14 +327,14 @@ public final class Hub {
    * Makes the session a member, on the loop and in one step: others get {@code joined}, the joiner its own
    * copy, then the replay, then live messages (none of which it already got from the replay).
    */
-  private void become(Session session, Room r, String name, CatchUp caught) {
+  private void become(Session session, Room r, String name, CatchUp caught, boolean first) {
     String room = r.name;
     if (r.watchers.remove(session.id()) != null) {
       session.watching().remove(room);
     }
     session.mutableRooms().put(room, name);
-    ChatEvent.Joined joined = new ChatEvent.Joined(room, session.id(), name, clock.getAsLong());
-    if (announces(r, 1)) {
+    ChatEvent.Joined joined = new ChatEvent.Joined(room, session.id(), name, clock.getAsLong(), session.identity().user());
+    if (first && announces(r, 1)) {
       emit(r, joined); // to the others: the joiner is not a member yet
     }
     StreamPosition top = caught.top();
@@ -282,8 +380,13 @@ public final class Hub {
       Rules.checkRoom(room);
       throw new ChatException(ErrorCode.NOT_JOINED, "join " + room + " before publishing to it");
     }
+    Identity identity = session.identity();
+    access.checkPublish(identity, room);
+    if (identity.verified() && !access.tryPublish(identity.user())) {
+      throw new ChatException(ErrorCode.RATE_LIMITED, "user " + identity.user() + " publishes too fast, slow down");
+    }
     ChatEvent.Message m = new ChatEvent.Message(room, session.id(), name, text, clock.getAsLong(),
-      id + "-" + Long.toString(++messageSeq, 36), null, null, cid);
+      id + "-" + Long.toString(++messageSeq, 36), null, null, cid, identity.user());
     return post(r, m, cid);
   }
 
@@ -316,6 +419,11 @@ public final class Hub {
    * on every node get a normal {@code message} whose session is {@value #API_SESSION}.
    */
   public Future<ChatEvent.Message> publishAs(String room, String rawName, String text) {
+    return publishAs(room, rawName, text, null);
+  }
+
+  /** {@link #publishAs(String, String, String)} for a verified {@code user} (null: none). */
+  public Future<ChatEvent.Message> publishAs(String room, String rawName, String text, String user) {
     Rules.checkRoom(room);
     Rules.checkName(rawName);
     String name = Rules.normalizeName(rawName);
@@ -326,7 +434,7 @@ public final class Hub {
       throw new ChatException(ErrorCode.TOO_LARGE, "text is longer than " + limits.maxTextLength() + " characters");
     }
     ChatEvent.Message m = new ChatEvent.Message(room, API_SESSION, name, text, clock.getAsLong(),
-      id + "-" + Long.toString(++messageSeq, 36));
+      id + "-" + Long.toString(++messageSeq, 36), null, null, null, user);
     return post(rooms.get(room), m, null);
   }
 
@@ -392,6 +500,18 @@ public final class Hub {
     if (!session.isClosed()) {
       session.markClosed();
       sessions.remove(session.id());
+      if (vertx != null) {
+        if (session.expiryTimer >= 0) {
+          vertx.cancelTimer(session.expiryTimer);
+        }
+        if (session.authTimer >= 0) {
+          vertx.cancelTimer(session.authTimer);
+        }
+      }
+      if (session.countedUser != null) {
+        access.release(session.countedUser);
+        session.countedUser = null;
+      }
       for (String room : new ArrayList<>(session.watching())) {
         unwatch(session, room);
       }
@@ -426,7 +546,8 @@ public final class Hub {
         if (!Rules.validRoom(room)) {
           continue;
         }
-        String name = s.rooms().isEmpty() ? s.id() : s.rooms().values().iterator().next();
+        String name = s.identity().verified() ? s.identity().name()
+          : s.rooms().isEmpty() ? s.id() : s.rooms().values().iterator().next();
         String shortName = Rules.validName(name) ? name : s.id().substring(0, Math.min(32, s.id().length()));
         s.submit(() -> join(s, room, shortName))
           .onSuccess(presence -> s.connection().deliver(new Envelope(id, presence)))
@@ -483,18 +604,39 @@ public final class Hub {
 
   private Future<Void> removeMember(Session session, String room) {
     String name = session.mutableRooms().remove(room);
+    String user = session.identity().user();
+    boolean visible = access.presenceVisible(room);
     Room r = rooms.get(room);
     if (r != null) {
       r.members.remove(session.id());
       if (r.floors != null) {
         r.floors.remove(session.id());
       }
-      if (announces(r)) {
+      if (visible && user == null && announces(r)) {
         emit(r, new ChatEvent.Left(room, session.id(), name, clock.getAsLong()));
       }
       dropIfEmpty(r);
     }
-    return presence.remove(room, session.id());
+    if (!visible) {
+      return Future.succeededFuture();
+    }
+    Future<Boolean> removed = presence.remove(room, session.id(), user);
+    if (user == null) {
+      return removed.mapEmpty();
+    }
+    // a user leaves when its last connection in the room (on any node) does
+    return removed.map(last -> {
+      Room now = rooms.get(room);
+      if (last && (now == null || announces(now))) {
+        ChatEvent.Left left = new ChatEvent.Left(room, session.id(), name, clock.getAsLong(), user);
+        if (now != null) {
+          emit(now, left);
+        } else {
+          broker.publish(new Envelope(id, left));
+        }
+      }
+      return null;
+    });
   }
 
   /**

@@ -23,6 +23,10 @@ public sealed interface Outcome {
   record Left(String room) implements Outcome {
   }
 
+  /** The token was accepted: who the session is now, and until when. */
+  record Authed(Identity identity) implements Outcome {
+  }
+
   /** Answer to {@link Command.Ping}. */
   record Pong() implements Outcome {
   }

@@ -30,6 +30,11 @@ public final class Session {
   private int pending;
   private Future<?> tail = Future.succeededFuture();
   private boolean closed;
+  private Identity identity = Identity.ANONYMOUS;
+  /** The user counted in {@link Access#acquire} for this session (null: none). */
+  String countedUser;
+  long expiryTimer = -1;
+  long authTimer = -1;
 
   Session(String id, Hub hub, Connection connection, TokenBucket rate, int maxPending) {
     this.id = id;
@@ -56,6 +61,15 @@ public final class Session {
     return closed;
   }
 
+  /** Who the session is: anonymous until a token is accepted. */
+  public Identity identity() {
+    return identity;
+  }
+
+  void identity(Identity identity) {
+    this.identity = identity;
+  }
+
   java.util.Set<String> watching() {
     return watching;
   }
@@ -80,12 +94,20 @@ public final class Session {
       return;
     }
     Future<Outcome> result;
+    // in token mode nothing but a token (or a ping) is taken before the session is verified; the refusal
+    // closes the connection (after its error is written)
+    boolean gate = hub.access().mode() == Access.Mode.TOKEN && !identity.verified()
+      && !(command instanceof Command.Auth || command instanceof Command.Ping || command instanceof Command.Invalid);
     try {
       admit();
+      if (gate) {
+        throw new ChatException(ErrorCode.UNAUTHORIZED, "authenticate first: send a token");
+      }
       result = run(command);
     } catch (ChatException e) {
       result = Future.failedFuture(e);
     }
+    boolean firstAuth = command instanceof Command.Auth && !identity.verified();
     result.onComplete(ar -> {
       if (closed) {
         return;
@@ -101,12 +123,23 @@ public final class Session {
         outcome = new Outcome.Failed(new ChatException(ErrorCode.INTERNAL, "internal error"));
       }
       connection.reply(ref, outcome);
+      if (outcome instanceof Outcome.Failed f && (gate || firstAuth)) {
+        // a connection that never got an identity and was refused one ends here
+        ErrorCode code = f.error().code();
+        if (code == ErrorCode.UNAUTHORIZED) {
+          connection.close(CloseCode.UNAUTHORIZED, f.error().getMessage());
+        } else if (code == ErrorCode.TOO_MANY_CONNECTIONS) {
+          connection.close(CloseCode.TOO_MANY_CONNECTIONS, f.error().getMessage());
+        }
+      }
     });
   }
 
   private Future<Outcome> run(Command command) {
     if (command instanceof Command.Invalid invalid) {
       throw invalid.error();
+    } else if (command instanceof Command.Auth auth) {
+      return submit(() -> hub.authenticate(this, auth.token())).map(Outcome.Authed::new);
     } else if (command instanceof Command.Ping) {
       return Future.succeededFuture(new Outcome.Pong());
     } else if (command instanceof Command.Join join) {

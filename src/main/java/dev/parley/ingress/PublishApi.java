@@ -28,7 +28,12 @@ import java.util.List;
  * newest first: {@code {"room","epoch","offset","messages":[...],"next":<offset>|null}}, where {@code next}
  * is the {@code before} of the following (older) page. {@code since} stops the paging at an offset the
  * caller already has (only later messages come); with {@code epoch} beside it, a stream that has since
- * started again answers 409 {@code epoch_changed}. Mounted only when {@code api.keys} is not empty.
+ * started again answers 409 {@code epoch_changed}.
+ *
+ * <p>Instead of a key, a signed token ({@code Authorization: Bearer <jwt>}, with {@code auth.mode} mixed or
+ * token) may publish to rooms its {@code publish} claim lists (under its own name; {@code name} may be left
+ * out) and read the history of rooms it may join; 403 otherwise. Mounted when {@code api.keys} is not empty
+ * or tokens are accepted.
  */
 public final class PublishApi {
 
@@ -40,8 +45,11 @@ public final class PublishApi {
     this.keys = keys.stream().map(k -> k.getBytes(StandardCharsets.UTF_8)).toList();
   }
 
+  /** Where a request's verified token is kept between the handlers (absent: an API key). */
+  private static final String IDENTITY = "parley.identity";
+
   public static void mount(Router router, ParleyConfig config, Hub hub) {
-    if (!config.api().enabled()) {
+    if (!config.api().enabled() && !hub.access().acceptsTokens()) {
       return;
     }
     PublishApi api = new PublishApi(hub, config.api().keys());
@@ -57,12 +65,49 @@ public final class PublishApi {
     String auth = ctx.request().getHeader(HttpHeaders.AUTHORIZATION);
     String key = auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7) ? auth.substring(7).trim()
       : ctx.request().getHeader("X-Api-Key");
-    if (key == null || !valid(key)) {
-      ctx.response().putHeader("WWW-Authenticate", "Bearer");
-      answer(ctx, 401, new JsonObject().put("error", "unauthorized").put("message", "a valid API key is required"));
+    if (key != null && valid(key)) {
+      ctx.next();
       return;
     }
-    ctx.next();
+    if (key != null && hub.access().acceptsTokens() && key.indexOf('.') > 0) {
+      ctx.request().pause();
+      hub.access().authenticator().verify(key).onComplete(ar -> {
+        ctx.request().resume();
+        if (ar.failed()) {
+          unauthorized(ctx, ar.cause().getMessage());
+          return;
+        }
+        dev.parley.core.Identity identity = ar.result();
+        String room = ctx.pathParam("room");
+        boolean posting = ctx.request().method() == io.vertx.core.http.HttpMethod.POST;
+        boolean allowed;
+        try {
+          if (posting) {
+            hub.access().checkPublish(identity, room);
+            allowed = identity.publish() != null;
+          } else {
+            hub.access().checkJoin(identity, room);
+            allowed = true;
+          }
+        } catch (ChatException denied) {
+          allowed = false;
+        }
+        if (!allowed) {
+          answer(ctx, 403, new JsonObject().put("error", ErrorCode.ACCESS_DENIED.wire()).put("message", posting
+            ? "the token's publish claim does not cover room " + room : "the token does not allow room " + room));
+          return;
+        }
+        ctx.put(IDENTITY, identity);
+        ctx.next();
+      });
+      return;
+    }
+    unauthorized(ctx, "a valid API key or token is required");
+  }
+
+  private static void unauthorized(RoutingContext ctx, String message) {
+    ctx.response().putHeader("WWW-Authenticate", "Bearer");
+    answer(ctx, 401, new JsonObject().put("error", "unauthorized").put("message", message));
   }
 
   private boolean valid(String key) {
@@ -77,10 +122,12 @@ public final class PublishApi {
   private void publish(RoutingContext ctx) {
     try {
       JsonNode body = Json.parseTree(ctx.body().asString());
-      if (!body.isObject() || !body.path("name").isTextual() || !body.path("text").isTextual()) {
+      dev.parley.core.Identity identity = ctx.get(IDENTITY);
+      if (!body.isObject() || !(identity != null || body.path("name").isTextual()) || !body.path("text").isTextual()) {
         throw new ChatException(ErrorCode.BAD_REQUEST, "body must be {\"name\": string, \"text\": string}");
       }
-      hub.publishAs(ctx.pathParam("room"), body.get("name").textValue(), body.get("text").textValue())
+      String name = identity != null ? identity.name() : body.get("name").textValue();
+      hub.publishAs(ctx.pathParam("room"), name, body.get("text").textValue(), identity == null ? null : identity.user())
         .onSuccess(m -> {
           JsonObject answer = new JsonObject().put("id", m.id());
           if (m.offset() != null) {

@@ -25,9 +25,18 @@ public final class CommandFields {
   private CommandFields() {
   }
 
-  /** {@code {"room", "name", "since"?: {"epoch", "offset"}, "history"?: N}}. */
+  /**
+   * {@code {"room", "name", "since"?: {"epoch", "offset"}, "history"?: N}}; {@code name} may be left out by a
+   * verified user (the token's name is used).
+   */
   public static Command.Join join(JsonNode obj) {
-    return new Command.Join(string(obj, "room"), string(obj, "name"), since(obj), historyCount(obj));
+    return new Command.Join(string(obj, "room"), optionalString(obj, "name"), since(obj), historyCount(obj));
+  }
+
+  /** An optional string field: null when missing, {@code bad_request} when not a string. */
+  public static String optionalString(JsonNode obj, String field) {
+    JsonNode v = obj == null ? null : obj.get(field);
+    return v == null || v.isNull() ? null : string(obj, field);
   }
 
   /** {@code {"room", "before"?: offset, "limit"?: N}} (the newest 50 by default). */
@@ -58,6 +67,23 @@ public final class CommandFields {
     ObjectNode answer = Json.MAPPER.createObjectNode().put("room", page.room());
     answer.set("messages", Json.MAPPER.valueToTree(page.messages()));
     return answer.put("epoch", page.top().epoch()).put("offset", page.top().offset());
+  }
+
+  /** The answer to a token on every transport: {@code {"user", "name", "expiresAt"}} (expiresAt in ms since the epoch). */
+  public static ObjectNode authed(dev.parley.core.Identity identity) {
+    ObjectNode answer = Json.MAPPER.createObjectNode().put("user", identity.user()).put("name", identity.name());
+    if (identity.expiresAtMs() > 0) {
+      answer.put("expiresAt", identity.expiresAtMs());
+    }
+    return answer;
+  }
+
+  /** {@code {"token"}} or a bare token string: the token of an {@code auth} command. */
+  public static Command.Auth auth(JsonNode obj) {
+    if (obj != null && obj.isTextual()) {
+      return new Command.Auth(obj.textValue());
+    }
+    return new Command.Auth(string(obj, "token"));
   }
 
   /** Messages a {@code history} command returns without {@code limit}. */

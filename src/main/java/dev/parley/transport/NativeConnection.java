@@ -62,8 +62,12 @@ public abstract class NativeConnection implements Connection {
   /** Closes the underlying transport with a code. */
   protected abstract void closeTransport(CloseCode code, String reason);
 
-  /** Opens the session and greets the client; call once the transport is ready. */
-  protected final void open() {
+  /**
+   * Opens the session and greets the client; call once the transport is ready. {@code authorization} is
+   * the upgrade request's {@code Authorization} header (null when none): a {@code Bearer} token there counts
+   * as the client's first {@code auth} frame.
+   */
+  protected final void open(String authorization) {
     session = hub.open(this);
     outbound = new Outbound(context, config.limits().outboundQueueBytes(), memory, this::transportBacklog, this::close,
       "session=" + session.id() + " transport=" + transport());
@@ -74,7 +78,21 @@ public abstract class NativeConnection implements Connection {
       .put("maxTextLength", config.limits().maxTextLength())
       .put("maxFrameBytes", config.limits().maxFrameBytes())
       .put("maxRoomsPerConnection", config.limits().maxRoomsPerConnection());
+    welcome.put("auth", hub.access().mode().name().toLowerCase(java.util.Locale.ROOT));
     send(welcome.toString());
+    String bearer = bearer(authorization);
+    if (bearer != null) {
+      session.handle(new Command.Auth(bearer), null);
+    }
+  }
+
+  /** The token of an {@code Authorization: Bearer <token>} header value, or null. */
+  public static String bearer(String authorization) {
+    if (authorization == null || authorization.length() < 7 || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
+      return null;
+    }
+    String token = authorization.substring(7).trim();
+    return token.isEmpty() ? null : token;
   }
 
   public final Session session() {
@@ -194,6 +212,7 @@ public abstract class NativeConnection implements Connection {
       case "leave" -> CommandFields.leave(frame);
       case "history" -> CommandFields.history(frame);
       case "ping" -> new Command.Ping();
+      case "auth" -> new Command.Auth(CommandFields.string(frame, "token"));
       default -> throw new ChatException(ErrorCode.BAD_REQUEST, "unknown type \"" + truncate(type) + "\"");
     };
   }
@@ -223,6 +242,12 @@ public abstract class NativeConnection implements Connection {
       if (r != null) {
         send(ack(r).toString());
       }
+    } else if (outcome instanceof Outcome.Authed authed) {
+      ObjectNode frame = CommandFields.authed(authed.identity()).put("type", "authed");
+      if (r != null) {
+        frame.set("ref", r);
+      }
+      send(frame.toString());
     } else if (outcome instanceof Outcome.Pong) {
       ObjectNode pong = Json.MAPPER.createObjectNode().put("type", "pong");
       if (r != null) {

@@ -59,7 +59,7 @@ public final class PresenceCost {
       List<Future<Void>> adds = new ArrayList<>();
       for (int i = filled; i < size; i++) {
         Member m = new Member("bench.f-" + i, "member " + i);
-        adds.add(onContext(vertx, () -> store.add(room, m)));
+        adds.add(onContext(vertx, () -> store.add(room, m).mapEmpty()));
         if (adds.size() == 500) {
           await(Future.all(adds));
           adds.clear();

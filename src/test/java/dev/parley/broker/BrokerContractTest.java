@@ -210,7 +210,7 @@ public abstract class BrokerContractTest {
       Member m = new Member(String.format("s-%03d", i), "member " + i);
       all.add(m);
       Broker on = i % 2 == 0 ? first : second;
-      chain = chain.compose(v -> on.presence().add("big", m));
+      chain = chain.compose(v -> on.presence().add("big", m).mapEmpty());
     }
     chain
       .compose(v -> Future.all(first.presence().members("big", 10), second.presence().members("big", 10)))
@@ -236,7 +236,7 @@ public abstract class BrokerContractTest {
         for (int i = 0; i < 5; i++) {
           Member m = all.get(i);
           Broker on = i % 2 == 0 ? first : second;
-          leaves = leaves.compose(v -> on.presence().remove("big", m.session()));
+          leaves = leaves.compose(v -> on.presence().remove("big", m.session()).mapEmpty());
         }
         return leaves;
       })
@@ -246,6 +246,52 @@ public abstract class BrokerContractTest {
           assertEquals(all.subList(5, 15), p.members());
           assertEquals(25, p.total());
         });
+        ctx.completeNow();
+      }));
+  }
+
+  /**
+   * A verified user is one member however many connections it has, on whichever nodes: only its first
+   * connection is reported as a join, only its last as a leave, and presence lists it once with the count.
+   */
+  @Test
+  void aUserWithSeveralConnectionsIsOneMemberAcrossNodes(Vertx vertx, VertxTestContext ctx) {
+    Member tab1 = Member.connection("s-u1", "Alice", "alice");
+    Member tab2 = Member.connection("s-u2", "Alice", "alice");
+    Member bob = new Member("s-b", "bob");
+    first.presence().add("users", tab1)
+      .compose(firstJoin -> {
+        ctx.verify(() -> assertTrue(firstJoin, "the user's first connection"));
+        return second.presence().add("users", tab2);
+      })
+      .compose(again -> {
+        ctx.verify(() -> assertFalse(again, "a second connection, on another node, is not a new member"));
+        return first.presence().add("users", bob);
+      })
+      .compose(v -> Future.all(first.presence().members("users", 0), second.presence().members("users", 1)))
+      .compose(both -> {
+        ctx.verify(() -> {
+          assertEquals(List.of(Member.user("alice", "Alice", 2), bob), ((ChatEvent.Presence) both.resultAt(0)).members());
+          ChatEvent.Presence cut = both.resultAt(1);
+          assertEquals(List.of(Member.user("alice", "Alice", 2)), cut.members());
+          assertEquals(2, cut.total(), "two members, whatever the connections");
+        });
+        return second.presence().remove("users", "s-u2", "alice");
+      })
+      .compose(last -> {
+        ctx.verify(() -> assertFalse(last, "one connection is left"));
+        return second.presence().members("users", 0);
+      })
+      .compose(p -> {
+        ctx.verify(() -> assertEquals(List.of(Member.user("alice", "Alice", 1), bob), p.members()));
+        return first.presence().remove("users", "s-u1", "alice");
+      })
+      .compose(last -> {
+        ctx.verify(() -> assertTrue(last, "the user's last connection"));
+        return second.presence().members("users", 0);
+      })
+      .onComplete(ctx.succeeding(p -> {
+        ctx.verify(() -> assertEquals(List.of(bob), p.members()));
         ctx.completeNow();
       }));
   }
@@ -265,8 +311,8 @@ public abstract class BrokerContractTest {
           // the last leave and a join of the same room, from two threads at once
           Promise<Void> left = Promise.promise();
           Promise<Void> joined = Promise.promise();
-          Thread t1 = new Thread(() -> first.presence().remove(room, leaving.session()).onComplete(left));
-          Thread t2 = new Thread(() -> first.presence().add(room, joining).onComplete(joined));
+          Thread t1 = new Thread(() -> first.presence().remove(room, leaving.session()).<Void>mapEmpty().onComplete(left));
+          Thread t2 = new Thread(() -> first.presence().add(room, joining).<Void>mapEmpty().onComplete(joined));
           t1.start();
           t2.start();
           return Future.all(left.future(), joined.future()).mapEmpty();
@@ -277,7 +323,7 @@ public abstract class BrokerContractTest {
             assertEquals(List.of(joining), ((ChatEvent.Presence) both.resultAt(0)).members(), room + " on the joiner's node");
             assertEquals(List.of(joining), ((ChatEvent.Presence) both.resultAt(1)).members(), room + " on the other node");
           });
-          return first.presence().remove(room, joining.session());
+          return first.presence().remove(room, joining.session()).mapEmpty();
         });
     }
     chain.onComplete(ctx.succeedingThenComplete());

@@ -74,6 +74,11 @@ public final class BridgeChatClient extends DelegatingChatClient<BridgeClient> {
   }
 
   @Override
+  public Future<JsonObject> auth(String token) {
+    return command("parley.auth", new JsonObject().put("token", token));
+  }
+
+  @Override
   public Future<Void> leave(String room) {
     return command("parley.leave", new JsonObject().put("room", room)).mapEmpty();
   }

@@ -32,6 +32,19 @@ public interface ChatClient {
   /** The first room event (already received or coming) of this {@code type} that matches. */
   Future<JsonObject> event(String type, Predicate<JsonObject> match, String what);
 
+  /**
+   * Presents a signed token the transport's way ({@code auth} frame, {@code parley.auth} send, {@code auth}
+   * event); completes with {@code {"user","name","expiresAt"}}, or fails with {@link ChatError}.
+   */
+  Future<JsonObject> auth(String token);
+
+  /**
+   * Completes when the server ended the connection, with the documented close code it gave (a WebSocket or
+   * SockJS close code; on Socket.IO the {@code close} of the {@code error} event sent before the DISCONNECT),
+   * -1 when none came.
+   */
+  Future<Integer> closeCode();
+
   /** Stops reading from the server (the transport's own way: a paused socket, or no more polls). */
   void pause();
 

@@ -36,6 +36,17 @@ abstract class DelegatingChatClient<C extends TestClient> implements ChatClient 
     client.resumeReading();
   }
 
+  /**
+   * The close code; where SockJS closed with its fixed 3000, the code of the notice sent just before (a
+   * native {@code close} frame, or the bridge's {@code err} frame).
+   */
+  @Override
+  public Future<Integer> closeCode() {
+    return client.closed().compose(code -> code != 3000 ? Future.succeededFuture(code)
+      : client.expect(f -> ("close".equals(f.getString("type")) || "err".equals(f.getString("type"))) && f.containsKey("code"),
+        "close notice", 1000).map(f -> f.getInteger("code")).otherwise(code));
+  }
+
   @Override
   public Future<Void> closed() {
     return client.closed().mapEmpty();

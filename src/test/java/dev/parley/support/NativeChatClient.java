@@ -40,6 +40,11 @@ public final class NativeChatClient extends DelegatingChatClient<TestClient> {
   }
 
   @Override
+  public Future<JsonObject> auth(String token) {
+    return command(new JsonObject().put("type", "auth").put("token", token));
+  }
+
+  @Override
   public Future<Void> leave(String room) {
     return command(new JsonObject().put("type", "leave").put("room", room)).mapEmpty();
   }

@@ -38,6 +38,18 @@ public final class SioChatClient extends DelegatingChatClient<SioClient> {
   }
 
   @Override
+  public Future<JsonObject> auth(String token) {
+    return command("auth", new JsonObject().put("token", token));
+  }
+
+  /** Socket.IO has no close codes: the server's {@code error} event before its DISCONNECT carries it. */
+  @Override
+  public Future<Integer> closeCode() {
+    return client.closed().compose(v -> client.expect(f -> "error".equals(f.getString("type")) && f.containsKey("close"),
+      "error event with a close code", 1000).map(f -> f.getInteger("close")).otherwise(-1));
+  }
+
+  @Override
   public Future<Void> leave(String room) {
     return command("leave", new JsonObject().put("room", room)).mapEmpty();
   }

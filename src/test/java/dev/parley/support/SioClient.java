@@ -49,6 +49,7 @@ public final class SioClient extends TestClient {
   private Future<Void> posts = Future.succeededFuture();
 
   private final int receiveBuffer;
+  private String connectPacket = "40";
 
   private SioClient(Vertx vertx, int port, Mode mode, int receiveBuffer) {
     super(vertx);
@@ -62,7 +63,16 @@ public final class SioClient extends TestClient {
    * With {@code receiveBuffer > 0} the TCP receive buffer is fixed at that size.
    */
   public static Future<SioClient> connect(Vertx vertx, int port, Mode mode, int receiveBuffer) {
+    return connect(vertx, port, mode, receiveBuffer, null);
+  }
+
+  /**
+   * {@link #connect(Vertx, int, Mode, int)} with a CONNECT payload ({@code {"token": ...}}); a refusal fails
+   * the future with {@code connect_error: <payload>}.
+   */
+  public static Future<SioClient> connect(Vertx vertx, int port, Mode mode, int receiveBuffer, JsonObject auth) {
     SioClient c = new SioClient(vertx, port, mode, receiveBuffer);
+    c.connectPacket = auth == null ? "40" : "40" + auth.encode();
     Future<Void> open = mode == Mode.WEBSOCKET ? c.openWebSocket() : c.openPolling();
     return open.compose(v -> c.connected.future()).map(c);
   }
@@ -114,7 +124,7 @@ public final class SioClient extends TestClient {
           throw new IllegalStateException("no Engine.IO open packet: " + open);
         }
         sid = new JsonObject(open.substring(1)).getString("sid");
-        send("40");
+        send(connectPacket);
         poll();
         return null;
       });
@@ -148,7 +158,7 @@ public final class SioClient extends TestClient {
       return;
     }
     switch (p.charAt(0)) {
-      case '0' -> send("40"); // WebSocket-only: the open packet came over the socket
+      case '0' -> send(connectPacket); // WebSocket-only: the open packet came over the socket
       case '1' -> end();
       case '2' -> send("3" + p.substring(1));
       case '4' -> onSocketIo(p.substring(1));

@@ -21,6 +21,7 @@ import org.slf4j.LoggerFactory;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
@@ -83,13 +84,15 @@ public final class HazelcastPresenceStore implements PresenceStore {
   }
 
   @Override
-  public Future<Void> add(String room, Member member) {
-    return Callers.onCaller(Future.fromCompletionStage(rooms.submitToKey(room, new Add(member.session(), member.name()))).mapEmpty());
+  public Future<Boolean> add(String room, Member member) {
+    return Callers.onCaller(Future.fromCompletionStage(rooms.submitToKey(room,
+      new Add(member.key(), member.session(), member.name(), member.user()))));
   }
 
   @Override
-  public Future<Void> remove(String room, String session) {
-    return Callers.onCaller(Future.fromCompletionStage(rooms.submitToKey(room, new Remove(session))).mapEmpty());
+  public Future<Boolean> remove(String room, String session, String user) {
+    return Callers.onCaller(Future.fromCompletionStage(rooms.submitToKey(room, new Remove(Member.key(session, user), session)))
+      .map(Boolean.TRUE::equals));
   }
 
   @Override
@@ -117,8 +120,9 @@ public final class HazelcastPresenceStore implements PresenceStore {
         if (e.getValue() == null) {
           continue;
         }
-        for (Map.Entry<String, String> m : e.getValue().members.entrySet()) {
-          publish.accept(new Envelope(nodeId + ".reaper", new ChatEvent.Left(e.getKey(), m.getKey(), m.getValue(), now)));
+        for (Group g : e.getValue().members.values()) {
+          String session = g.sessions.isEmpty() ? null : g.sessions.iterator().next();
+          publish.accept(new Envelope(nodeId + ".reaper", new ChatEvent.Left(e.getKey(), session, g.name, now, g.user)));
           count++;
         }
       }
@@ -127,58 +131,85 @@ public final class HazelcastPresenceStore implements PresenceStore {
     }, false).onFailure(err -> LOG.warn("could not clean up after a departed member {}", uuid, err));
   }
 
-  /** A room's members: session to name, in join order. Stored as an object and changed in place. */
+  /** A room's members in join order: member key to the member's connections. Stored as an object and changed in place. */
   static final class RoomMembers implements Serializable {
+    private static final long serialVersionUID = 2L;
+    final LinkedHashMap<String, Group> members = new LinkedHashMap<>();
+  }
+
+  /** One member: its name, its user (null: anonymous), its connections in the room. */
+  static final class Group implements Serializable {
     private static final long serialVersionUID = 1L;
-    final LinkedHashMap<String, String> members = new LinkedHashMap<>();
+    final String name;
+    final String user;
+    final LinkedHashSet<String> sessions = new LinkedHashSet<>(2);
+
+    Group(String name, String user) {
+      this.name = name;
+      this.user = user;
+    }
   }
 
   /** The first members of a room and its size, as a presence reply needs them. */
-  record Window(List<String> sessions, List<String> names, int total) implements Serializable {
+  record Window(List<String> sessions, List<String> names, List<String> users, List<Integer> counts, int total)
+    implements Serializable {
     ChatEvent.Presence presence(String room) {
       List<Member> out = new ArrayList<>(sessions.size());
       for (int i = 0; i < sessions.size(); i++) {
-        out.add(new Member(sessions.get(i), names.get(i)));
+        out.add(users.get(i) == null ? new Member(sessions.get(i), names.get(i)) : Member.user(users.get(i), names.get(i), counts.get(i)));
       }
       return total > out.size() ? new ChatEvent.Presence(room, out, total) : new ChatEvent.Presence(room, out);
     }
   }
 
-  /** Appends a member, or renames it if already there. */
-  static final class Add implements EntryProcessor<String, RoomMembers, Void> {
+  /** Adds a connection to its member (appended when new); returns whether it is the member's first. */
+  static final class Add implements EntryProcessor<String, RoomMembers, Boolean> {
+    private final String key;
     private final String session;
     private final String name;
+    private final String user;
 
-    Add(String session, String name) {
+    Add(String key, String session, String name, String user) {
+      this.key = key;
       this.session = session;
       this.name = name;
+      this.user = user;
     }
 
     @Override
-    public Void process(Map.Entry<String, RoomMembers> entry) {
+    public Boolean process(Map.Entry<String, RoomMembers> entry) {
       RoomMembers room = entry.getValue() == null ? new RoomMembers() : entry.getValue();
-      room.members.put(session, name);
+      Group g = room.members.computeIfAbsent(key, k -> new Group(name, user));
+      boolean first = g.sessions.isEmpty();
+      g.sessions.add(session);
       entry.setValue(room);
-      return null;
+      return first;
     }
   }
 
-  /** Removes one session; deletes the entry when the room is empty. */
-  static final class Remove implements EntryProcessor<String, RoomMembers, Void> {
+  /** Removes one connection; deletes its member when it was the last, and the entry when the room is empty. */
+  static final class Remove implements EntryProcessor<String, RoomMembers, Boolean> {
+    private final String key;
     private final String session;
 
-    Remove(String session) {
+    Remove(String key, String session) {
+      this.key = key;
       this.session = session;
     }
 
     @Override
-    public Void process(Map.Entry<String, RoomMembers> entry) {
+    public Boolean process(Map.Entry<String, RoomMembers> entry) {
       RoomMembers room = entry.getValue();
-      if (room == null || room.members.remove(session) == null) {
-        return null;
+      Group g = room == null ? null : room.members.get(key);
+      if (g == null || !g.sessions.remove(session)) {
+        return false;
+      }
+      boolean last = g.sessions.isEmpty();
+      if (last) {
+        room.members.remove(key);
       }
       entry.setValue(room.members.isEmpty() ? null : room);
-      return null;
+      return last;
     }
   }
 
@@ -199,14 +230,18 @@ public final class HazelcastPresenceStore implements PresenceStore {
       int n = limit > 0 ? Math.min(limit, room.members.size()) : room.members.size();
       List<String> sessions = new ArrayList<>(n);
       List<String> names = new ArrayList<>(n);
-      for (Map.Entry<String, String> m : room.members.entrySet()) {
+      List<String> users = new ArrayList<>(n);
+      List<Integer> counts = new ArrayList<>(n);
+      for (Group g : room.members.values()) {
         if (sessions.size() == n) {
           break;
         }
-        sessions.add(m.getKey());
-        names.add(m.getValue());
+        sessions.add(g.sessions.iterator().next());
+        names.add(g.name);
+        users.add(g.user);
+        counts.add(g.sessions.size());
       }
-      return new Window(sessions, names, room.members.size());
+      return new Window(sessions, names, users, counts, room.members.size());
     }
 
     @Override
@@ -215,7 +250,10 @@ public final class HazelcastPresenceStore implements PresenceStore {
     }
   }
 
-  /** Removes every session of one node (ids start with {@code <node>.}); returns the removed ones. */
+  /**
+   * Removes every connection of one node (session ids start with {@code <node>.}); returns the members that
+   * had no connection left (each with one of the removed sessions), which are then announced as left.
+   */
   static final class RemoveNode implements EntryProcessor<String, RoomMembers, RoomMembers> {
     private final String prefix;
 
@@ -229,19 +267,31 @@ public final class HazelcastPresenceStore implements PresenceStore {
       if (room == null) {
         return null;
       }
-      RoomMembers removed = new RoomMembers();
-      room.members.entrySet().removeIf(m -> {
-        if (m.getKey().startsWith(prefix)) {
-          removed.members.put(m.getKey(), m.getValue());
-          return true;
+      RoomMembers gone = new RoomMembers();
+      boolean changed = false;
+      for (var it = room.members.entrySet().iterator(); it.hasNext(); ) {
+        Map.Entry<String, Group> m = it.next();
+        String removed = null;
+        for (var s = m.getValue().sessions.iterator(); s.hasNext(); ) {
+          String session = s.next();
+          if (session.startsWith(prefix)) {
+            s.remove();
+            removed = session;
+            changed = true;
+          }
         }
-        return false;
-      });
-      if (removed.members.isEmpty()) {
+        if (removed != null && m.getValue().sessions.isEmpty()) {
+          it.remove();
+          Group g = new Group(m.getValue().name, m.getValue().user);
+          g.sessions.add(removed);
+          gone.members.put(m.getKey(), g);
+        }
+      }
+      if (!changed) {
         return null;
       }
       entry.setValue(room.members.isEmpty() ? null : room);
-      return removed;
+      return gone.members.isEmpty() ? null : gone;
     }
   }
 }

@@ -144,6 +144,8 @@ final class BridgeConnection implements Connection {
       msg.reply(new JsonObject(CommandFields.published(published.message()).toString()));
     } else if (outcome instanceof Outcome.History page) {
       msg.reply(new JsonObject(CommandFields.historyPage(page).toString()));
+    } else if (outcome instanceof Outcome.Authed authed) {
+      msg.reply(new JsonObject(CommandFields.authed(authed.identity()).toString()));
     } else if (outcome instanceof Outcome.Failed failed) {
       msg.fail(failed.error().code().number(), failed.error().code().wire());
     } else {
@@ -151,12 +153,23 @@ final class BridgeConnection implements Connection {
     }
   }
 
+  /**
+   * SockJS closes with {@code c[3000,"Go away!"]} whatever the code, so a refused or expired token is told
+   * first in the bridge's own error frame: {@code {"type":"err","body":"unauthorized","code":4004,"message":...}}.
+   * The close waits a turn of the loop, so the failed reply of the command that caused it goes out first.
+   */
   @Override
   public void close(CloseCode code, String reason) {
     if (!closing) {
       closing = true;
       outbound.closing();
-      socket.close(code.code(), reason);
+      if (code == CloseCode.UNAUTHORIZED || code == CloseCode.TOKEN_EXPIRED || code == CloseCode.TOO_MANY_CONNECTIONS) {
+        socket.write(new JsonObject().put("type", "err").put("body", code.name().toLowerCase(java.util.Locale.ROOT))
+          .put("code", code.code()).put("message", reason).encode());
+        context.runOnContext(v -> socket.close(code.code(), reason));
+      } else {
+        socket.close(code.code(), reason);
+      }
       context.runOnContext(v -> hub.disconnect(session));
     }
   }

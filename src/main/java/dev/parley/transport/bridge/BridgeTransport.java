@@ -35,7 +35,8 @@ import java.util.Map;
  * The Vert.x SockJS event bus bridge at {@code /eventbus}, deny-by-default.
  *
  * <p>Inbound, a client may only {@code send} to {@code parley.join} {room, name}, {@code parley.publish}
- * {room, text}, {@code parley.leave} {room} and {@code parley.history} {room, before?, limit?}. The bridge hook rewrites those to this hub's private
+ * {room, text}, {@code parley.leave} {room}, {@code parley.history} {room, before?, limit?} and
+ * {@code parley.auth} {token}; a send may also carry its token in an {@code authorization} header. The bridge hook rewrites those to this hub's private
  * addresses and stamps the socket's session id in a header it controls (client headers are dropped),
  * so commands run on the socket's own hub and a client can never act as another session or publish
  * under another name. Replies: the presence object for join, {@code {"id":...}} for publish,
@@ -50,7 +51,8 @@ public final class BridgeTransport {
   private static final Logger LOG = LoggerFactory.getLogger(BridgeTransport.class);
   private static final String SESSION_HEADER = "parley-session";
   private static final String DENIED = "parley.denied";
-  private static final List<String> COMMANDS = List.of("join", "publish", "leave", "history");
+  private static final String TOKEN_HEADER = "parley-token";
+  private static final List<String> COMMANDS = List.of("join", "publish", "leave", "history", "auth");
 
   private final Vertx vertx;
   private final ParleyNode node;
@@ -103,6 +105,11 @@ public final class BridgeTransport {
         msg.fail(ErrorCode.BAD_REQUEST.number(), ErrorCode.BAD_REQUEST.wire());
         return;
       }
+      String token = msg.headers().get(TOKEN_HEADER);
+      if (token != null) {
+        // a token in the send's "authorization" header counts as an auth command just before it
+        c.session().handle(new Command.Auth(token), null);
+      }
       c.session().handle(parse(command, msg.body()), msg);
     });
   }
@@ -118,6 +125,7 @@ public final class BridgeTransport {
         case "publish" -> CommandFields.publish(tree(b));
         case "leave" -> CommandFields.leave(tree(b));
         case "history" -> CommandFields.history(tree(b));
+        case "auth" -> CommandFields.auth(tree(b));
         default -> throw new ChatException(ErrorCode.BAD_REQUEST, "unknown command");
       };
     } catch (ChatException e) {
@@ -155,6 +163,11 @@ public final class BridgeTransport {
         sockets.put(socket, c);
         bySession.put(c.session().id(), c);
         event.complete(true);
+        String bearer = dev.parley.transport.NativeConnection.bearer(socket.headers() == null ? null
+          : socket.headers().get("Authorization"));
+        if (bearer != null) {
+          c.session().handle(new Command.Auth(bearer), null);
+        }
       }
       case SOCKET_CLOSED -> {
         BridgeConnection c = sockets.remove(socket);
@@ -172,7 +185,14 @@ public final class BridgeTransport {
         String command = address != null && address.startsWith("parley.") ? address.substring("parley.".length()) : null;
         if (c != null && command != null && COMMANDS.contains(command)) {
           raw.put("address", hubAddress + command);
-          raw.put("headers", new JsonObject().put(SESSION_HEADER, c.session().id()));
+          JsonObject given = raw.getValue("headers") instanceof JsonObject h ? h : null;
+          Object authorization = given == null ? null : given.getValue("authorization");
+          JsonObject headers = new JsonObject().put(SESSION_HEADER, c.session().id());
+          if (authorization instanceof String a && !a.isBlank()) {
+            String bearer = dev.parley.transport.NativeConnection.bearer(a);
+            headers.put(TOKEN_HEADER, bearer != null ? bearer : a.trim());
+          }
+          raw.put("headers", headers);
         } else {
           raw.put("address", DENIED);
         }

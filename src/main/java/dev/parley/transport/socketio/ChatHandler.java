@@ -146,8 +146,32 @@ final class ChatHandler implements SioHandler {
     }
   }
 
+  /**
+   * The token of a CONNECT ({@code auth: {token}}) or of the handshake's {@code Authorization: Bearer} header,
+   * verified before anything else: a refusal becomes the CONNECT_ERROR. Without one, token mode refuses.
+   */
+  private Future<Void> authenticate(SioSocket socket, JsonNode auth) {
+    dev.parley.core.Access access = socket.hub().access();
+    JsonNode given = auth.get("token");
+    String token = given != null && given.isTextual() ? given.textValue()
+      : dev.parley.transport.NativeConnection.bearer(socket.authorization());
+    if (given != null && !given.isTextual() && !given.isNull()) {
+      return Future.failedFuture(new ChatException(ErrorCode.UNAUTHORIZED, "auth.token must be a string"));
+    }
+    if (token == null) {
+      return access.mode() == dev.parley.core.Access.Mode.TOKEN
+        ? Future.failedFuture(new ChatException(ErrorCode.UNAUTHORIZED, "token is missing: connect with auth: {token}"))
+        : Future.succeededFuture();
+    }
+    return socket.hub().authenticate(socket.session(), token).mapEmpty();
+  }
+
   @Override
   public Future<String> onConnect(SioSocket socket, JsonNode auth) {
+    return authenticate(socket, auth).compose(v -> connect(socket, auth));
+  }
+
+  private Future<String> connect(SioSocket socket, JsonNode auth) {
     socket.state(Dialect.UNDECIDED);
     socket.renderer(formats::render);
     if (!recovery.enabled()) {
@@ -260,6 +284,9 @@ final class ChatHandler implements SioHandler {
         speak(socket, Dialect.NATIVE);
         return CommandFields.history(object(first));
       }
+      case "auth" -> {
+        return CommandFields.auth(first);
+      }
       case "connected" -> {
         speak(socket, Dialect.SEED000);
         return new Command.Join(config.defaultRoom(), first == null ? null : first.asText(null));
@@ -290,6 +317,8 @@ final class ChatHandler implements SioHandler {
       answer = CommandFields.published(published.message());
     } else if (outcome instanceof Outcome.History page) {
       answer = CommandFields.historyPage(page);
+    } else if (outcome instanceof Outcome.Authed authed) {
+      answer = CommandFields.authed(authed.identity());
     } else if (outcome instanceof Outcome.Failed failed) {
       SioConnection.refuse(socket, ack, failed.error());
       return;

@@ -186,6 +186,7 @@ public final class EngineServer implements Handler<RoutingContext> {
       return;
     }
     EngineSession session = create(ticket);
+    session.authorization(ctx.request().getHeader("Authorization"));
     answer(ctx, 200, "text/plain; charset=UTF-8", "0" + handshake(session.id(), true));
     session.started();
     session.expectRequestWithin(pingTimeoutMs);
@@ -202,6 +203,7 @@ public final class EngineServer implements Handler<RoutingContext> {
         return;
       }
       EngineSession session = create(ticket);
+      session.authorization(ctx.request().getHeader("Authorization"));
       // handlers first: the client answers the open packet at once
       session.attachWebSocket(ar.result());
       ar.result().writeTextMessage("0" + handshake(session.id(), false));

@@ -71,6 +71,17 @@ public final class EngineSession {
     return sid;
   }
 
+  private String authorization;
+
+  /** The handshake request's {@code Authorization} header (null when none): a Bearer token for non-browser clients. */
+  public String authorization() {
+    return authorization;
+  }
+
+  void authorization(String value) {
+    this.authorization = value;
+  }
+
   public Context context() {
     return context;
   }

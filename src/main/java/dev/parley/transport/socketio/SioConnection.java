@@ -222,6 +222,15 @@ final class SioConnection implements EngineListener {
     }
     JsonNode auth = p.data() == null ? Json.MAPPER.createObjectNode() : p.data();
     handler.onConnect(socket, auth).onComplete(ar -> {
+      if (ar.failed() && ar.cause() instanceof ChatException refused && !socket.isClosing()) {
+        // refused (no valid token): CONNECT_ERROR, as a Socket.IO middleware refusal; the Engine.IO
+        // connection stays, so the client may connect again with another token
+        engine.sendMessage(SioPacket.encode(SioPacket.CONNECT_ERROR, p.nsp(), null, connectError(refused), 0));
+        socket.markClosing();
+        sockets.remove(p.nsp(), socket);
+        hub.disconnect(socket.session());
+        return;
+      }
       String pid = ar.succeeded() ? ar.result() : null;
       if (!socket.isClosing()) {
         engine.sendMessage(SioPacket.encode(SioPacket.CONNECT, p.nsp(), null, "{\"sid\":\"" + socket.id() + "\""
@@ -229,6 +238,13 @@ final class SioConnection implements EngineListener {
         handler.onConnected(socket, auth);
       }
     });
+  }
+
+  /** {@code {"message": "<code>", "data": {"code", "message"}}}: what socket.io-client shows as a {@code connect_error}. */
+  static String connectError(ChatException e) {
+    var error = Json.MAPPER.createObjectNode().put("message", e.code().wire());
+    error.putObject("data").put("code", e.code().wire()).put("message", e.getMessage());
+    return error.toString();
   }
 
   /** A socket closed by the server (hub): forget it and end the connection if it was the last one. */

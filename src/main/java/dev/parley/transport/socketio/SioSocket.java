@@ -60,6 +60,11 @@ public final class SioSocket implements Connection {
     return hub;
   }
 
+  /** The Engine.IO connection's handshake {@code Authorization} header (null when none). */
+  public String authorization() {
+    return connection.engine().authorization();
+  }
+
   /** Handler-owned state (the chat keeps the socket's dialect here). */
   @SuppressWarnings("unchecked")
   public <T> T state() {
@@ -156,6 +161,11 @@ public final class SioSocket implements Connection {
       closing = true;
       connection.engine().close("slow consumer");
       return;
+    }
+    if (code == CloseCode.UNAUTHORIZED || code == CloseCode.TOKEN_EXPIRED || code == CloseCode.TOO_MANY_CONNECTIONS) {
+      // Socket.IO has no close codes: the reason goes first as an error event
+      emit("error", Json.MAPPER.createArrayNode().add(Json.MAPPER.createObjectNode()
+        .put("code", code.name().toLowerCase(java.util.Locale.ROOT)).put("close", code.code()).put("message", reason)));
     }
     sendPacket(SioPacket.DISCONNECT, null, null, List.of());
     closing = true;

@@ -33,7 +33,7 @@ final class SockJsConnection extends NativeConnection {
       ended();
       onEnd.run();
     });
-    open();
+    open(socket.headers() == null ? null : socket.headers().get("Authorization"));
   }
 
   /** Counted until SockJS reports the frame written (see {@link SockJsTransport#backlog}). */

@@ -77,7 +77,7 @@ final class WebSocketConnection extends NativeConnection {
       ended();
       onEnd.accept(this);
     });
-    open();
+    open(ws.headers().get("Authorization"));
   }
 
   /** UTF-8 length of a string, counting no further than just past {@code limit}. */

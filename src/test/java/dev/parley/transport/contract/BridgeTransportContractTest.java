@@ -15,6 +15,11 @@ class BridgeTransportContractTest extends TransportContractTest {
     return BridgeClient.open(vertx, port, RECEIVE_BUFFER).map(BridgeChatClient::new);
   }
 
+  @Override
+  protected boolean refusalsSayWhy() {
+    return false;
+  }
+
   /** A frame over the limit gets the bridge error {@code too_big}, then the socket closes. */
   @Override
   protected Future<Void> sendOversized(Vertx vertx, int port, ChatClient client) {

@@ -76,6 +76,38 @@ public abstract class TransportContractTest {
       .put("sockjs", new JsonObject().put("sessionTimeoutMs", 1500));
   }
 
+  /**
+   * Connects a client of the transport under test that presents {@code token} the transport's way (an
+   * {@code auth} frame or send by default; Socket.IO overrides it with the CONNECT payload).
+   */
+  protected Future<ChatClient> connectWithToken(Vertx vertx, int port, String token) {
+    return connect(vertx, port).compose(c -> c.auth(token).map(c));
+  }
+
+  /**
+   * Presents {@code token} on a new connection (null: none, and tries to join instead) and completes with how
+   * the server refused it: {@code {"code", "message", "close"}}, {@code close} being the documented close code
+   * (-1 where the transport refuses without closing: Socket.IO's CONNECT_ERROR).
+   */
+  protected Future<JsonObject> refusal(Vertx vertx, int port, String token) {
+    return connect(vertx, port).compose(c -> (token == null ? c.join("any", "nobody") : c.auth(token)).transform(ar -> {
+      if (ar.succeeded() || !(ar.cause() instanceof ChatError e)) {
+        return Future.failedFuture(new AssertionError("expected a refusal, got " + (ar.succeeded() ? ar.result() : ar.cause())));
+      }
+      return c.closeCode().map(code -> new JsonObject().put("code", e.code()).put("message", e.getMessage()).put("close", code));
+    }));
+  }
+
+  /** Whether a refusal's message says why (the bridge's failed replies carry the error code only). */
+  protected boolean refusalsSayWhy() {
+    return true;
+  }
+
+  /** The close code that follows a refused token on this transport (-1: none, the refusal is the answer). */
+  protected int refusalClose() {
+    return 4004;
+  }
+
   protected Future<Integer> start(Vertx vertx, JsonObject overrides) {
     return TestServer.start(vertx, config().mergeIn(overrides, true), 1);
   }
@@ -451,5 +483,214 @@ public abstract class TransportContractTest {
           .compose(v -> a.publish("slowloris", "still here"))
           .compose(id -> message(b, "slowloris", "still here"));
       })).onComplete(ctx.succeedingThenComplete());
+  }
+
+  // ---- identity: tokens, room rules, users in presence ----
+
+  private static Future<NativeChatClient> wsAs(Vertx vertx, int port, String token) {
+    return ws(vertx, port).compose(c -> c.auth(token).map(c));
+  }
+
+  private static JsonObject tokenMode(JsonArray rooms) {
+    return new JsonObject().put("auth", dev.parley.support.Tokens.auth("token")).put("rooms", rooms);
+  }
+
+  private static JsonObject userOf(JsonObject presence, String user) {
+    return presence.getJsonArray("members").stream().map(JsonObject.class::cast)
+      .filter(m -> user.equals(m.getString("user"))).findFirst().orElse(null);
+  }
+
+  /**
+   * A verified client is shown under its token's name whatever its join says, with its user id on
+   * {@code joined}, {@code message} and presence; a second connection of the same user (another tab) is not
+   * announced again, presence lists the user once with its connection count, and only the last connection
+   * leaving announces {@code left}.
+   */
+  @Test
+  void aTokenNamesTheMemberAndOneUserIsListedOnceAcrossConnections(Vertx vertx, VertxTestContext ctx) {
+    start(vertx, tokenMode(new JsonArray())).compose(port -> {
+      String alice = dev.parley.support.Tokens.of(vertx, "alice", "Alice", 600);
+      String bob = dev.parley.support.Tokens.of(vertx, "bob", "Bob", 600);
+      return Future.all(wsAs(vertx, port, bob), connectWithToken(vertx, port, alice), wsAs(vertx, port, alice)).compose(all -> {
+        NativeChatClient observer = all.resultAt(0);
+        ChatClient tab1 = all.resultAt(1);
+        NativeChatClient tab2 = all.resultAt(2);
+        return observer.join("team", "ignored")
+          .compose(p -> tab1.join("team", "Mallory"))
+          .compose(p -> {
+            ctx.verify(() -> {
+              JsonObject a = userOf(p, "alice");
+              assertEquals("Alice", a.getString("name"), "the token's name, not the join's: " + p);
+              assertEquals(1, a.getInteger("connections"));
+              assertEquals("Bob", userOf(p, "bob").getString("name"));
+            });
+            return observer.event("joined", j -> "alice".equals(j.getString("user")), "alice joined");
+          })
+          .compose(j -> {
+            ctx.verify(() -> assertEquals("Alice", j.getString("name")));
+            return tab2.join("team", "Alice again");
+          })
+          .compose(p -> {
+            ctx.verify(() -> {
+              assertEquals(2, p.getJsonArray("members").size(), "one entry per user: " + p);
+              assertEquals(2, userOf(p, "alice").getInteger("connections"));
+            });
+            return tab1.publish("team", "from tab one");
+          })
+          .compose(id -> message(observer, "team", "from tab one"))
+          .compose(m -> {
+            ctx.verify(() -> {
+              assertEquals("alice", m.getString("user"));
+              assertEquals("Alice", m.getString("name"));
+            });
+            return observer.client().unread();
+          })
+          .compose(unread -> {
+            ctx.verify(() -> assertEquals(1, unread.stream().filter(f -> "joined".equals(f.getString("type"))).count(),
+              "the observer's own joined only, the second tab was not announced: " + unread));
+            return tab1.leave("team");
+          })
+          .compose(v -> tab2.publish("team", "tab two is still here"))
+          .compose(id -> message(observer, "team", "tab two is still here"))
+          .compose(m -> observer.client().unread())
+          .compose(unread -> {
+            ctx.verify(() -> assertTrue(unread.stream().noneMatch(f -> "left".equals(f.getString("type"))),
+              "one tab leaving is not the user leaving: " + unread));
+            return tab2.leave("team");
+          })
+          .compose(v -> observer.event("left", l -> "alice".equals(l.getString("user")), "alice left"));
+      });
+    }).onComplete(ctx.succeedingThenComplete());
+  }
+
+  /**
+   * In token mode an expired token, a bad signature, another audience or no token at all are refused with
+   * {@code unauthorized} and the documented close (4004), and the server carries on for everyone else.
+   */
+  @Test
+  void badOrMissingTokensAreRefusedAndTheServerCarriesOn(Vertx vertx, VertxTestContext ctx) {
+    start(vertx, tokenMode(new JsonArray())).compose(port -> {
+      String expired = dev.parley.support.Tokens.of(vertx, "eve", "Eve", -60);
+      String forged = dev.parley.support.Tokens.sign(vertx, "another-secret-of-at-least-32-bytes-xyz",
+        new JsonObject().put("sub", "eve").put("aud", dev.parley.support.Tokens.AUDIENCE), 600);
+      String elsewhere = dev.parley.support.Tokens.sign(vertx, dev.parley.support.Tokens.SECRET,
+        new JsonObject().put("sub", "eve").put("aud", "another-service"), 600);
+      List<String> tokens = java.util.Arrays.asList(expired, forged, elsewhere, null, "not.a.jwt");
+      List<String> expectedWords = List.of("expired", "signature", "audience", "", "");
+      Future<Void> chain = Future.succeededFuture();
+      for (int i = 0; i < tokens.size(); i++) {
+        String token = tokens.get(i);
+        String word = expectedWords.get(i);
+        chain = chain.compose(v -> refusal(vertx, port, token)).map(r -> {
+          ctx.verify(() -> {
+            assertEquals("unauthorized", r.getString("code"), "refusal of " + token + ": " + r);
+            assertTrue(!refusalsSayWhy() || r.getString("message").contains(word), r.toString());
+            assertFalse(r.getString("message").contains("Exception"), "no stack trace: " + r);
+            assertEquals(refusalClose(), r.getInteger("close"), r.toString());
+          });
+          return null;
+        });
+      }
+      String ok = dev.parley.support.Tokens.of(vertx, "olga", "Olga", 600);
+      return chain.compose(v -> Future.all(connectWithToken(vertx, port, ok), wsAs(vertx, port, ok)))
+        .compose(all -> {
+          ChatClient x = all.resultAt(0);
+          NativeChatClient w = all.resultAt(1);
+          return x.join("after", "x").compose(p -> w.join("after", "w")).compose(p -> w.publish("after", "still serving"))
+            .compose(id -> message(x, "after", "still serving"));
+        });
+    }).onComplete(ctx.succeedingThenComplete());
+  }
+
+  /**
+   * Joining and publishing are checked separately, against the token's claims ({@code rooms}, {@code publish})
+   * and the configured room rules: {@code access_denied} names what is missing, and the connection carries on.
+   */
+  @Test
+  void roomsNotAllowedAreRefusedForJoinAndPublishSeparately(Vertx vertx, VertxTestContext ctx) {
+    JsonArray rules = new JsonArray()
+      .add(new JsonObject().put("match", "news-*").put("join", "token")
+        .put("publish", new JsonObject().put("claims", new JsonObject().put("role", new JsonArray().add("editor")))))
+      .add(new JsonObject().put("match", "staff-*")
+        .put("join", new JsonObject().put("claims", new JsonObject().put("role", "staff"))));
+    start(vertx, tokenMode(rules)).compose(port -> {
+      String carol = dev.parley.support.Tokens.with(vertx, "carol", new JsonObject().put("name", "Carol").put("role", "reader")
+        .put("rooms", new JsonArray().add("team-*").add("news-*").add("staff-*")).put("publish", new JsonArray().add("team-open")
+          .add("news-*")), 600);
+      return connectWithToken(vertx, port, carol).compose(c ->
+        refusal(c.join("elsewhere", "c")).compose(e -> {
+            ctx.verify(() -> assertEquals("access_denied", e.code(), "not in the rooms claim"));
+            return refusal(c.join("staff-only", "c"));
+          })
+          .compose(e -> {
+            ctx.verify(() -> assertEquals("access_denied", e.code(), "the rule wants role staff"));
+            return c.join("news-today", "c");
+          })
+          .compose(p -> refusal(c.publish("news-today", "scoop")))
+          .compose(e -> {
+            ctx.verify(() -> assertEquals("access_denied", e.code(), "joined, but the rule wants role editor to publish"));
+            return c.join("team-closed", "c");
+          })
+          .compose(p -> refusal(c.publish("team-closed", "hello")))
+          .compose(e -> {
+            ctx.verify(() -> assertEquals("access_denied", e.code(), "the publish claim does not list team-closed"));
+            return c.join("team-open", "c");
+          })
+          .compose(p -> c.publish("team-open", "allowed"))
+          .compose(id -> message(c, "team-open", "allowed")));
+    }).onComplete(ctx.succeedingThenComplete());
+  }
+
+  /**
+   * A connection whose token expires is closed with 4005 (its rooms hear it left); one that sent a fresh token
+   * before stays, in its rooms, and goes on receiving.
+   */
+  @Test
+  void anExpiredConnectionIsClosedAndARefreshedOneKeepsItsRooms(Vertx vertx, VertxTestContext ctx) {
+    start(vertx, tokenMode(new JsonArray())).compose(port -> {
+      String annShort = dev.parley.support.Tokens.of(vertx, "ann", "Ann", 2);
+      String benShort = dev.parley.support.Tokens.of(vertx, "ben", "Ben", 2);
+      String benLong = dev.parley.support.Tokens.of(vertx, "ben", "Ben", 600);
+      String obs = dev.parley.support.Tokens.of(vertx, "obs", "Obs", 600);
+      return Future.all(connectWithToken(vertx, port, annShort), connectWithToken(vertx, port, benShort), wsAs(vertx, port, obs))
+        .compose(all -> {
+          ChatClient ann = all.resultAt(0);
+          ChatClient ben = all.resultAt(1);
+          NativeChatClient observer = all.resultAt(2);
+          return observer.join("shift", "o").compose(p -> ann.join("shift", "a")).compose(p -> ben.join("shift", "b"))
+            .compose(p -> ben.auth(benLong))
+            .compose(authed -> {
+              ctx.verify(() -> assertTrue(authed.getLong("expiresAt") > System.currentTimeMillis() + 500_000, authed.toString()));
+              return ann.closeCode();
+            })
+            .compose(code -> {
+              ctx.verify(() -> assertEquals(4005, code, "closed for an expired token"));
+              return observer.event("left", l -> "ann".equals(l.getString("user")), "ann left");
+            })
+            .compose(l -> observer.publish("shift", "after the expiry"))
+            .compose(id -> message(ben, "shift", "after the expiry"))
+            .compose(m -> ben.publish("shift", "ben is still a member"))
+            .compose(id -> message(observer, "shift", "ben is still a member"));
+        });
+    }).onComplete(ctx.succeedingThenComplete());
+  }
+
+  /** In mixed mode anonymous clients join the rooms that allow anyone, and only those. */
+  @Test
+  void mixedModeLetsAnonymousClientsIntoOpenRoomsOnly(Vertx vertx, VertxTestContext ctx) {
+    JsonObject config = new JsonObject().put("auth", dev.parley.support.Tokens.auth("mixed"))
+      .put("rooms", new JsonArray().add(new JsonObject().put("match", "lobby").put("join", "anyone")));
+    start(vertx, config).compose(port -> connect(vertx, port)).compose(c ->
+      c.join("lobby", "guest")
+        .compose(p -> refusal(c.join("team-a", "guest")))
+        .compose(e -> {
+          ctx.verify(() -> assertEquals("access_denied", e.code(), "rooms without a rule need a token in mixed mode"));
+          return c.publish("lobby", "hi from a guest");
+        })
+        .compose(id -> message(c, "lobby", "hi from a guest"))
+        .map(m -> {
+          ctx.verify(() -> assertEquals(null, m.getString("user"), "an anonymous message has no user"));
+          return null;
+        })).onComplete(ctx.succeedingThenComplete());
   }
 }
