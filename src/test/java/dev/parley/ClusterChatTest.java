@@ -39,7 +39,7 @@ class ClusterChatTest {
     cluster = TestCluster.start(3);
     List<Future<Integer>> started = new ArrayList<>();
     for (int i = 0; i < 3; i++) {
-      JsonObject cfg = TestServer.config(new JsonObject().put("broker", new JsonObject().put("type", "hazelcast")));
+      JsonObject cfg = TestServer.config(ChatFlows.mixedAuth().put("broker", new JsonObject().put("type", "hazelcast")));
       started.add(TestServer.startExactly(cluster.node(i), cfg));
     }
     Future.all(started).onComplete(ctx.succeeding(all -> {
@@ -126,6 +126,11 @@ class ClusterChatTest {
         ctx.verify(() -> assertEquals(List.of("n0", "n2", "late"), names(presence)));
         ctx.completeNow();
       }));
+  }
+
+  @Test
+  void oneUserWithConnectionsOnTwoNodesIsOneMember(Vertx vertx, VertxTestContext ctx) {
+    ChatFlows.oneUserOnTwoNodes(vertx, ports.get(0), ports.get(2)).onComplete(ctx.succeedingThenComplete());
   }
 
   @Test

@@ -55,8 +55,14 @@ class RedisChatTest {
     redis.close();
   }
 
+  /** Redis nodes in mixed auth mode (every room open to anyone), so tokens and anonymous clients meet. */
   static JsonObject redisConfig(String uri) {
-    return new JsonObject().put("broker", new JsonObject().put("type", "redis").put("redisUri", uri).put("nodeTimeoutMs", 600));
+    return ChatFlows.mixedAuth().put("broker", new JsonObject().put("type", "redis").put("redisUri", uri).put("nodeTimeoutMs", 600));
+  }
+
+  @Test
+  void oneUserWithConnectionsOnBothNodesIsOneMember(Vertx vertx, VertxTestContext ctx) {
+    ChatFlows.oneUserOnTwoNodes(vertx, portA, portB).onComplete(ctx.succeedingThenComplete());
   }
 
   @BeforeEach

@@ -183,4 +183,64 @@ public final class ChatFlows {
     }
     return chain.map(got);
   }
+
+  /**
+   * The configuration that lets {@link #oneUserOnTwoNodes} present tokens while anonymous clients keep
+   * joining any room: mixed mode, every room open to anyone.
+   */
+  public static JsonObject mixedAuth() {
+    return new JsonObject().put("auth", Tokens.auth("mixed"))
+      .put("rooms", new io.vertx.core.json.JsonArray().add(new JsonObject().put("match", "*").put("join", "anyone").put("publish", "anyone")));
+  }
+
+  /**
+   * One user with a connection on each of two nodes is one member: an anonymous observer on the first node
+   * hears it join once, a newcomer on the second node sees it listed once with two connections, one
+   * connection ending is not the user leaving, and the last one ending is.
+   */
+  public static Future<Void> oneUserOnTwoNodes(io.vertx.core.Vertx vertx, int portA, int portB) {
+    String alice = Tokens.of(vertx, "alice", "Alice", 600);
+    return Future.all(WsClient.connect(vertx, portA), WsClient.connect(vertx, portA), WsClient.connect(vertx, portB),
+      WsClient.connect(vertx, portB)).compose(all -> {
+      NativeChatClient observer = new NativeChatClient(all.resultAt(0));
+      NativeChatClient tab1 = new NativeChatClient(all.resultAt(1));
+      NativeChatClient tab2 = new NativeChatClient(all.resultAt(2));
+      NativeChatClient newcomer = new NativeChatClient(all.resultAt(3));
+      return observer.join("crew", "observer")
+        .compose(p -> Future.all(tab1.auth(alice), tab2.auth(alice)))
+        .compose(v -> tab1.join("crew", null))
+        .compose(p -> observer.event("joined", j -> "alice".equals(j.getString("user")), "alice joined"))
+        .compose(j -> tab2.join("crew", null))
+        .compose(p -> tab2.publish("crew", "second tab joined"))
+        .compose(id -> observer.event("message", m -> "second tab joined".equals(m.getString("text")), "marker"))
+        .compose(m -> newcomer.join("crew", "newcomer"))
+        .compose(p -> {
+          JsonObject user = p.getJsonArray("members").stream().map(JsonObject.class::cast)
+            .filter(x -> "alice".equals(x.getString("user"))).findFirst().orElse(null);
+          if (p.getJsonArray("members").size() != 3 || user == null || user.getInteger("connections") != 2
+            || !"Alice".equals(user.getString("name"))) {
+            throw new AssertionError("alice once, with two connections, among three members: " + p);
+          }
+          return observer.client().unread();
+        })
+        .compose(unread -> {
+          if (unread.stream().anyMatch(f -> "joined".equals(f.getString("type")) && "alice".equals(f.getString("user")))) {
+            throw new AssertionError("the second connection was announced as a join: " + unread);
+          }
+          tab1.close();
+          return tab1.closed();
+        })
+        .compose(v -> tab2.publish("crew", "alice is still here"))
+        .compose(id -> observer.event("message", m -> "alice is still here".equals(m.getString("text")), "second marker"))
+        .compose(m -> observer.client().unread())
+        .compose(unread -> {
+          if (unread.stream().anyMatch(f -> "left".equals(f.getString("type")))) {
+            throw new AssertionError("one connection closing is not the user leaving: " + unread);
+          }
+          tab2.close();
+          return observer.event("left", l -> "alice".equals(l.getString("user")), "alice left");
+        })
+        .mapEmpty();
+    });
+  }
 }
