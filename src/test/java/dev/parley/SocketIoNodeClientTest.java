@@ -86,6 +86,38 @@ class SocketIoNodeClientTest {
   }
 
   /**
+   * Tokens with socket.io-client 4.8 in token mode: an expired token and no token are refused at CONNECT
+   * ({@code connect_error} with message {@code unauthorized} and the reason in {@code data}); a socket whose
+   * token expires gets an {@code error} event with code 4005 and a server disconnect; one that sent a fresh
+   * token with the {@code auth} event stays, in its room.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"default", "polling", "websocket"})
+  void tokensAreCheckedAtConnectAndOnExpiry(String mode, Vertx vertx, VertxTestContext ctx) {
+    TestServer.start(vertx, new JsonObject().put("auth", dev.parley.support.Tokens.auth("token")), 1)
+      .compose(port -> node(vertx, "auth.mjs", mode, "http://127.0.0.1:" + port,
+        dev.parley.support.Tokens.of(vertx, "old", "Old", -30), dev.parley.support.Tokens.of(vertx, "alice", "Alice", 4),
+        dev.parley.support.Tokens.of(vertx, "bob", "Bob", 4), dev.parley.support.Tokens.of(vertx, "bob", "Bob", 600)))
+      .onComplete(ctx.succeeding(r -> {
+        ctx.verify(() -> {
+          JsonObject expired = r.getJsonObject("refusedExpired");
+          assertEquals("unauthorized", expired.getString("message"), r.encode());
+          assertTrue(expired.getJsonObject("data").getString("message").contains("expired"), r.encode());
+          assertEquals("unauthorized", r.getJsonObject("refusedMissing").getString("message"));
+          JsonObject alice = r.getJsonObject("joined").getJsonArray("members").getJsonObject(0);
+          assertEquals("Alice", alice.getString("name"));
+          assertEquals("bob", r.getJsonObject("refreshed").getString("user"));
+          assertEquals(4005, r.getJsonObject("error").getInteger("close"));
+          assertEquals("token_expired", r.getJsonObject("error").getString("code"));
+          assertEquals("io server disconnect", r.getString("reason"));
+          assertTrue(r.getJsonObject("published").containsKey("id"), "bob publishes after alice's expiry: " + r.encode());
+          assertTrue(r.getBoolean("bobConnected"));
+        });
+        ctx.completeNow();
+      }));
+  }
+
+  /**
    * Connection state recovery as socket.io-client 4.8 does it: the client's connection drops, ten messages
    * are posted meanwhile, it reconnects by itself and reports {@code recovered}, having got each missed
    * message once, in order. Two instances: the reconnection may land on the other one.

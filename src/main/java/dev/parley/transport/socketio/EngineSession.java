@@ -314,6 +314,10 @@ public final class EngineSession {
         pendingGet = null;
       }
     }));
+    if (closing && !outbox.isEmpty()) {
+      flushPolling(); // what was queued first, alone (see closeGracefully); the close comes with the next poll
+      return;
+    }
     if (closing) {
       outbox.add("1");
       flushPolling();
@@ -568,7 +572,13 @@ public final class EngineSession {
       return;
     }
     closing = true;
-    if (pendingGet != null) {
+    if (pendingGet != null && !outbox.isEmpty()) {
+      // what is queued (a DISCONNECT, say) goes out alone: socket.io-client handles the Socket.IO packets of a
+      // payload a tick later than an Engine.IO close in the same payload, so the close would win; the next
+      // poll gets the close (or the session ends after pingTimeoutMs)
+      flushPolling();
+      vertx.setTimer(server.pingTimeoutMs(), t -> onLoop(() -> finishClose(reason)));
+    } else if (pendingGet != null) {
       outbox.add("1");
       flushPolling();
       finishClose(reason);

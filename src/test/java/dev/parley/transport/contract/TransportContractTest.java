@@ -648,8 +648,8 @@ public abstract class TransportContractTest {
   @Test
   void anExpiredConnectionIsClosedAndARefreshedOneKeepsItsRooms(Vertx vertx, VertxTestContext ctx) {
     start(vertx, tokenMode(new JsonArray())).compose(port -> {
-      String annShort = dev.parley.support.Tokens.of(vertx, "ann", "Ann", 2);
-      String benShort = dev.parley.support.Tokens.of(vertx, "ben", "Ben", 2);
+      String annShort = dev.parley.support.Tokens.of(vertx, "ann", "Ann", 3);
+      String benShort = dev.parley.support.Tokens.of(vertx, "ben", "Ben", 3);
       String benLong = dev.parley.support.Tokens.of(vertx, "ben", "Ben", 600);
       String obs = dev.parley.support.Tokens.of(vertx, "obs", "Obs", 600);
       return Future.all(connectWithToken(vertx, port, annShort), connectWithToken(vertx, port, benShort), wsAs(vertx, port, obs))
