@@ -100,10 +100,12 @@ public final class Session {
       && !(command instanceof Command.Auth || command instanceof Command.Ping || command instanceof Command.Invalid);
     try {
       admit();
-      if (gate) {
+      if (gate && tail.isComplete()) {
         throw new ChatException(ErrorCode.UNAUTHORIZED, "authenticate first: send a token");
       }
-      result = run(command);
+      // a command sent right behind its token waits for the token's answer before it is judged
+      result = gate ? tail.transform(ignored -> identity.verified() ? run(command)
+        : Future.failedFuture(new ChatException(ErrorCode.UNAUTHORIZED, "authenticate first: send a token"))) : run(command);
     } catch (ChatException e) {
       result = Future.failedFuture(e);
     }

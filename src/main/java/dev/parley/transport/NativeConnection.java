@@ -80,7 +80,7 @@ public abstract class NativeConnection implements Connection {
       .put("maxRoomsPerConnection", config.limits().maxRoomsPerConnection());
     welcome.put("auth", hub.access().mode().name().toLowerCase(java.util.Locale.ROOT));
     send(welcome.toString());
-    String bearer = bearer(authorization);
+    String bearer = hub.access().acceptsTokens() ? bearer(authorization) : null;
     if (bearer != null) {
       session.handle(new Command.Auth(bearer), null);
     }

@@ -156,7 +156,8 @@ final class BridgeConnection implements Connection {
   /**
    * SockJS closes with {@code c[3000,"Go away!"]} whatever the code, so a refused or expired token is told
    * first in the bridge's own error frame: {@code {"type":"err","body":"unauthorized","code":4004,"message":...}}.
-   * The close waits a turn of the loop, so the failed reply of the command that caused it goes out first.
+   * The close waits a turn of the loop, so the failed reply of the command that caused it (which the event
+   * bus hands to the bridge on a later turn) still reaches the client.
    */
   @Override
   public void close(CloseCode code, String reason) {

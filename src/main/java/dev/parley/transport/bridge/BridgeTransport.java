@@ -163,8 +163,8 @@ public final class BridgeTransport {
         sockets.put(socket, c);
         bySession.put(c.session().id(), c);
         event.complete(true);
-        String bearer = dev.parley.transport.NativeConnection.bearer(socket.headers() == null ? null
-          : socket.headers().get("Authorization"));
+        String bearer = !hub.access().acceptsTokens() || socket.headers() == null ? null
+          : dev.parley.transport.NativeConnection.bearer(socket.headers().get("Authorization"));
         if (bearer != null) {
           c.session().handle(new Command.Auth(bearer), null);
         }

@@ -152,6 +152,9 @@ final class ChatHandler implements SioHandler {
    */
   private Future<Void> authenticate(SioSocket socket, JsonNode auth) {
     dev.parley.core.Access access = socket.hub().access();
+    if (!access.acceptsTokens()) {
+      return Future.succeededFuture(); // anonymous mode: a token (or a proxy's Authorization header) changes nothing
+    }
     JsonNode given = auth.get("token");
     String token = given != null && given.isTextual() ? given.textValue()
       : dev.parley.transport.NativeConnection.bearer(socket.authorization());
