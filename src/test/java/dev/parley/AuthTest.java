@@ -211,4 +211,36 @@ class AuthTest {
         })));
     }).onComplete(ctx.succeedingThenComplete());
   }
+
+  /**
+   * A room rule may hide presence (nobody listed, joins and leaves not announced) and turn history off
+   * (no positions, nothing replayed), whatever the default.
+   */
+  @Test
+  void roomRulesHidePresenceAndTurnHistoryOff(Vertx vertx, VertxTestContext ctx) {
+    JsonObject rules = new JsonObject().put("rooms", new JsonArray()
+      .add(new JsonObject().put("match", "quiet-*").put("presence", false).put("history", false)));
+    TestServer.start(vertx, rules, 1).compose(port -> Future.all(WsClient.connect(vertx, port), WsClient.connect(vertx, port)))
+      .compose(all -> {
+        NativeChatClient a = new NativeChatClient(all.resultAt(0));
+        NativeChatClient b = new NativeChatClient(all.resultAt(1));
+        return a.join("quiet-room", "ann").compose(p -> {
+          ctx.verify(() -> assertTrue(p.getJsonArray("members").isEmpty(), "presence hidden: " + p));
+          return a.event("joined", j -> "ann".equals(j.getString("name")), "ann's own joined");
+        }).compose(own -> {
+          ctx.verify(() -> assertTrue(own.getValue("offset") == null, "no history position: " + own));
+          return b.join("quiet-room", "bea", new JsonObject().put("history", 10));
+        }).compose(p -> a.publish("quiet-room", "hello"))
+          .compose(id -> b.event("message", m -> "hello".equals(m.getString("text")), "the message"))
+          .compose(m -> {
+            ctx.verify(() -> assertTrue(m.getValue("offset") == null, "not kept: " + m));
+            return a.client().unread();
+          })
+          .map(unread -> {
+            ctx.verify(() -> assertTrue(unread.stream().noneMatch(f -> "joined".equals(f.getString("type"))),
+              "bea's join was not announced: " + unread));
+            return null;
+          });
+      }).onComplete(ctx.succeedingThenComplete());
+  }
 }
