@@ -2,6 +2,9 @@
 //
 // Safety rule for this file: text from the network (names, messages, room ids) only ever reaches the
 // DOM through textContent / createTextNode / attribute setters, never through innerHTML.
+//
+// Sign-in: a page opened as `/#token=<jwt>` keeps the token in sessionStorage (off the address bar) and
+// sends it first on every link; verified members (a token's user) carry a ✓ badge.
 
 import { Connection, transportModeFrom } from './connection.js';
 import { describeError, nameProblem, roomProblem } from './rules.js';
@@ -11,6 +14,8 @@ const STORAGE = {
   room: 'parley.room',
   rooms: 'parley.rooms',
   active: 'parley.active',
+  /** in sessionStorage: survives a reload of this tab, not the tab */
+  token: 'parley.token',
 };
 /** How long a member who vanished while we were offline may take to come back quietly. */
 const RETURN_GRACE_MS = 30_000;
@@ -29,6 +34,8 @@ const GROUP_WINDOW_MS = 5 * 60_000;
 /** Distance from the bottom (px) that still counts as "reading the latest". */
 const BOTTOM_SLACK_PX = 48;
 const AVATAR_HUES = 8;
+/** What to do on a server that admits signed-in users only. */
+const TOKEN_ONLY = 'This server only admits signed-in users: open the page with a sign-in link (one that ends in #token=…).';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -42,6 +49,8 @@ const ui = {
   nameInput: $('name-input'),
   roomInput: $('room-input'),
   joinError: $('join-error'),
+  identity: $('identity'),
+  authError: $('auth-error'),
   addRoom: $('add-room'),
   roomList: $('room-list'),
   roomsEmpty: $('rooms-empty'),
@@ -73,12 +82,22 @@ const narrowScreen = window.matchMedia('(max-width: 760px)');
 const state = {
   session: null,
   mySessions: new Set(),
+  /** the sign-in token (from `#token=`), or null: anonymous */
+  token: null,
+  /** what `welcome` said: 'anonymous', 'mixed' (tokens optional) or 'token' (required) */
+  authMode: 'anonymous',
+  /** the verified user ({user, name, expiresAt}) once `authed` came, else null */
+  identity: null,
+  /** this link's `auth` is unanswered: joins wait for it */
+  authPending: false,
+  /** the stored rooms wait for `authed`: the page had no name to join them with */
+  restoreOnAuth: false,
   limits: { maxTextLength: 4000, maxRoomsPerConnection: 32 },
   /** @type {Map<string, Room>} in tab order */
   rooms: new Map(),
   active: null,
   refSeq: 0,
-  /** ref -> what it answers: {kind: 'join'|'publish'|'leave', room, item?} */
+  /** ref -> what it answers: {kind: 'join'|'publish'|'leave'|'auth', room?, entry?, token?, refresh?} */
   refs: new Map(),
   hiddenUnread: 0,
   lastState: '',
@@ -103,6 +122,23 @@ function save(key, value) {
   }
 }
 
+function loadToken() {
+  try {
+    return window.sessionStorage.getItem(STORAGE.token) || null;
+  } catch (e) {
+    return null;
+  }
+}
+
+function saveToken(token) {
+  try {
+    if (token) window.sessionStorage.setItem(STORAGE.token, token);
+    else window.sessionStorage.removeItem(STORAGE.token);
+  } catch (e) {
+    // Storage disabled: the token lasts until the page is reloaded.
+  }
+}
+
 function saveRooms() {
   save(STORAGE.rooms, [...state.rooms.values()].map((r) => ({ room: r.id, name: r.name })));
   save(STORAGE.active, state.active);
@@ -112,6 +148,32 @@ function roomFromHash() {
   const params = new URLSearchParams(window.location.hash.replace(/^#/, ''));
   const room = params.get('room');
   return room && !roomProblem(room) ? room : null;
+}
+
+/**
+ * Takes a sign-in token from the address (`#token=<jwt>`: a fragment is never sent to the server, so the
+ * token stays out of its logs) and removes it from the address bar, keeping the rest (?query, #room=).
+ */
+function takeTokenFromHash() {
+  const params = new URLSearchParams(window.location.hash.replace(/^#/, ''));
+  if (!params.has('token')) return null;
+  const token = params.get('token').trim();
+  params.delete('token');
+  const rest = params.toString();
+  window.history.replaceState(null, '', window.location.pathname + window.location.search + (rest ? `#${rest}` : ''));
+  return token || null;
+}
+
+/** The token's `sub`, read without any check (the server verifies tokens): tells a refresh from another user. */
+function tokenSubject(token) {
+  try {
+    const payload = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    const bytes = Uint8Array.from(window.atob(payload), (c) => c.charCodeAt(0));
+    const claims = JSON.parse(new TextDecoder().decode(bytes));
+    return typeof claims.sub === 'string' ? claims.sub : null;
+  } catch (e) {
+    return null;
+  }
 }
 
 // ---- small DOM helpers -----------------------------------------------------------------------
@@ -168,6 +230,16 @@ function appendRichText(parent, text) {
   parent.append(document.createTextNode(text.slice(last)));
 }
 
+/** The mark of a verified member (a token's user): ✓, named for screen readers and on hover. */
+function verifiedBadge(user) {
+  const badge = el('span', 'verified-badge', '✓');
+  badge.setAttribute('role', 'img');
+  badge.setAttribute('aria-label', `verified user ${user}`);
+  badge.title = `verified user ${user}`;
+  badge.dataset.user = user;
+  return badge;
+}
+
 function announce(text) {
   ui.announcer.textContent = text;
 }
@@ -181,7 +253,7 @@ function announce(text) {
  * @property {'joining'|'joined'|'offline'|'error'} status
  * @property {boolean} everJoined     a `presence` arrived at least once (so a join is a re-join)
  * @property {boolean} rejoining      a re-join is in flight: our own `joined` is not news
- * @property {Map<string,string>} members  session -> name, in join order
+ * @property {Map<string,Member>} members  memberKey -> member, in join order
  * @property {string[]} namesBeforeDrop     other members' names when our link dropped
  * @property {Map<string,number>} expectedBack  name -> deadline for a quiet return
  * @property {Map<string,number>} pendingLeaves  name -> timer of a `left` notice not shown yet
@@ -195,8 +267,12 @@ function announce(text) {
  * @property {Map<string, true>} seen   ids of messages shown (bounded), so replays do not double them
  * @property {boolean} replaying      our own `joined` came; replayed messages follow until `presence`
  * @property {number} replayed        messages replayed since our own `joined`
- * @property {{session: string, ts: number}|null} lastSender  for grouping
+ * @property {{key: string, name: string, ts: number}|null} lastSender  for grouping
  * @property {string} lastDay
+ *
+ * @typedef {object} Member
+ * @property {string} name
+ * @property {string|null} user  the token's user for a verified member (listed once, whatever its connections)
  */
 
 function createRoom(id, name) {
@@ -341,7 +417,7 @@ function activate(id, { focusComposer = false } = {}) {
 function joinRoom(id, name, { activateIt = true } = {}) {
   const roomError = roomProblem(id);
   if (roomError) return roomError;
-  const nameError = nameProblem(name);
+  const nameError = state.identity ? '' : nameProblem(name); // a verified name is the token's
   if (nameError) return nameError;
   const existing = state.rooms.get(id);
   if (existing) {
@@ -353,8 +429,8 @@ function joinRoom(id, name, { activateIt = true } = {}) {
   }
   const room = createRoom(id, name);
   state.rooms.set(id, room);
-  if (connection.live) sendJoin(room);
-  else room.status = connection.everLive ? 'offline' : 'joining'; // joins once `welcome` arrives
+  if (linkReady()) sendJoin(room);
+  else room.status = connection.everLive && !connection.live ? 'offline' : 'joining'; // joins once ready
   updateTab(room);
   if (activateIt || !state.active) activate(id, { focusComposer: true });
   else updateRoomChrome();
@@ -376,7 +452,7 @@ function sendJoin(room) {
 function leaveRoom(id) {
   const room = state.rooms.get(id);
   if (!room) return;
-  if (connection.live && room.status !== 'error') {
+  if (linkReady() && room.status !== 'error') {
     const ref = nextRef();
     state.refs.set(ref, { kind: 'leave', room: id });
     connection.send({ type: 'leave', room: id, ref });
@@ -402,6 +478,11 @@ function removeRoom(room) {
     }
   }
   saveRooms();
+}
+
+/** Whether commands may go out: the link is live and signed in, if it signs in at all. */
+function linkReady() {
+  return connection.live && !state.authPending;
 }
 
 function nextRef() {
@@ -469,32 +550,53 @@ function addNotice(room, text, kind, ts = Date.now()) {
 }
 
 /**
- * A short tag that tells apart two members who use the same name: the end of the session id, which the
- * server makes unique (names are not).
+ * What presence lists a member under, as the server groups them: a verified user once (by its user id,
+ * whatever its connections), an anonymous member by its connection's session.
  */
-function sessionTag(session) {
-  return `#${String(session).slice(-4)}`;
+function memberKey(session, user) {
+  return user ? `u:${user}` : session;
 }
 
-/** Whether another member of the room, with another session, goes by this name. */
-function nameShared(room, session, name) {
-  for (const [other, otherName] of room.members) {
-    if (other !== session && otherName === name) return true;
+/** Whether a member key is this tab: its session (now or before a reconnect), or its verified user. */
+function isMine(key) {
+  return state.mySessions.has(key) || (!!state.identity && key === memberKey(null, state.identity.user));
+}
+
+/**
+ * A short tag that tells apart two members who use the same name: a verified user's id, else the end of
+ * the session id, which the server makes unique (names are not).
+ */
+function memberTag(session, user) {
+  return user ? `@${user}` : `#${String(session).slice(-4)}`;
+}
+
+/** Whether another member of the room (another key) goes by this name. */
+function nameShared(room, key, name) {
+  for (const [other, member] of room.members) {
+    if (other !== key && member.name === name) return true;
   }
   return false;
 }
 
-function messageItem({ session, name, text, ts, own, grouped, shared }) {
+/** The names of a room's members. */
+function memberNames(room) {
+  return [...room.members.values()].map((m) => m.name);
+}
+
+function messageItem({ session, user, name, text, ts, own, grouped, shared }) {
   const outside = session === API_SESSION;
-  const item = el('article', `msg${own ? ' own' : ''}${grouped ? ' grouped' : ''}${outside ? ' outside' : ''}`);
+  const verified = typeof user === 'string' && !outside;
+  const item = el('article', `msg${own ? ' own' : ''}${grouped ? ' grouped' : ''}${outside ? ' outside' : ''}${verified ? ' verified' : ''}`);
   item.dataset.session = session;
+  if (verified) item.dataset.user = user;
   const avatar = el('span', `avatar ${hueClass(name)}`, initial(name));
   avatar.setAttribute('aria-hidden', 'true');
   const bubble = el('div', 'bubble');
   const meta = el('header', 'meta');
   const sender = el('span', 'sender', name);
   meta.append(sender);
-  if (shared && !outside) meta.append(el('span', 'session-tag', sessionTag(session)));
+  if (verified) meta.append(verifiedBadge(user));
+  if (shared && !outside) meta.append(el('span', 'session-tag', memberTag(session, verified ? user : null)));
   if (outside) meta.append(el('span', 'outside-tag', 'via API'));
   if (own) meta.append(el('span', 'you-tag', 'you'));
   meta.append(timeElement(ts));
@@ -505,10 +607,10 @@ function messageItem({ session, name, text, ts, own, grouped, shared }) {
   return item;
 }
 
-function shouldGroup(room, session, name, ts) {
+function shouldGroup(room, key, name, ts) {
   const last = room.lastSender;
   // the HTTP API posts every outside name under one session: the name must match too
-  return !!last && last.session === session && last.name === name && ts - last.ts < GROUP_WINDOW_MS;
+  return !!last && last.key === key && last.name === name && ts - last.ts < GROUP_WINDOW_MS;
 }
 
 /** The session id the server gives messages posted through its HTTP API (not a connection). */
@@ -516,10 +618,11 @@ const API_SESSION = 'api';
 
 function addMessage(room, frame, own) {
   dayDivider(room, frame.ts);
-  const grouped = shouldGroup(room, frame.session, frame.name, frame.ts);
-  const item = messageItem({ ...frame, own, grouped, shared: nameShared(room, frame.session, frame.name) });
+  const key = memberKey(frame.session, frame.user);
+  const grouped = shouldGroup(room, key, frame.name, frame.ts);
+  const item = messageItem({ ...frame, own, grouped, shared: nameShared(room, key, frame.name) });
   item.dataset.id = frame.id || '';
-  room.lastSender = { session: frame.session, name: frame.name, ts: frame.ts };
+  room.lastSender = { key, name: frame.name, ts: frame.ts };
   appendToLog(room, item, { forceScroll: own, countsAsNew: true });
   return item;
 }
@@ -572,7 +675,8 @@ function sendMessage() {
     showComposerError(describeError({ code: 'not_joined' }));
     return;
   }
-  const item = addMessage(room, { session: state.session, name: room.name, text, ts: Date.now() }, true);
+  const user = state.identity ? state.identity.user : undefined;
+  const item = addMessage(room, { session: state.session, user, name: room.name, text, ts: Date.now() }, true);
   item.classList.add('pending');
   const entry = { text, item, ref: null, cid: newClientId() };
   room.pending.push(entry);
@@ -638,14 +742,16 @@ function renderPresence() {
   ui.membersCount.textContent = String(count);
   ui.presence.classList.toggle('stale', !!room && room.status !== 'joined');
   if (!room) return;
-  for (const [session, name] of room.members) {
-    const me = session === state.session;
-    const item = el('li', `member${me ? ' me' : ''}`);
-    item.dataset.session = session;
+  for (const [key, { name, user }] of room.members) {
+    const me = key === state.session || (!!user && !!state.identity && user === state.identity.user);
+    const item = el('li', `member${me ? ' me' : ''}${user ? ' verified' : ''}`);
+    if (user) item.dataset.user = user;
+    else item.dataset.session = key;
     const avatar = el('span', `avatar ${hueClass(name)}`, initial(name));
     avatar.setAttribute('aria-hidden', 'true');
     item.append(avatar, el('span', 'member-name', name));
-    if (nameShared(room, session, name)) item.append(el('span', 'session-tag', sessionTag(session)));
+    if (user) item.append(verifiedBadge(user));
+    if (nameShared(room, key, name)) item.append(el('span', 'session-tag', memberTag(key, user)));
     if (me) item.append(el('span', 'you-tag', 'you'));
     ui.memberList.append(item);
   }
@@ -658,7 +764,7 @@ function renderPresence() {
 }
 
 function otherNames(room) {
-  return [...room.members].filter(([session]) => !state.mySessions.has(session)).map(([, name]) => name);
+  return [...room.members].filter(([key]) => !isMine(key)).map(([, m]) => m.name);
 }
 
 // ---- server frames ---------------------------------------------------------------------------
@@ -666,6 +772,7 @@ function otherNames(room) {
 function onFrame(frame) {
   switch (frame.type) {
     case 'welcome': return onWelcome(frame);
+    case 'authed': return onAuthed(frame);
     case 'joined': return onJoined(frame);
     case 'presence': return onPresence(frame);
     case 'message': return onMessage(frame);
@@ -700,18 +807,150 @@ function onWelcome(frame) {
   if (frame.limits && typeof frame.limits === 'object') {
     state.limits = { ...state.limits, ...frame.limits };
   }
+  state.authMode = frame.auth === 'mixed' || frame.auth === 'token' ? frame.auth : 'anonymous';
   state.refs.clear();
+  state.authPending = false;
   updateCounter();
-  for (const room of state.rooms.values()) {
-    room.rejoining = room.everJoined;
-    sendJoin(room);
+  if (state.token && state.authMode === 'anonymous') {
+    forgetToken();
+    showAuthError('This server does not use sign-in: you are not signed in.');
+  }
+  if (state.token) {
+    sendAuth(state.token); // before anything else: the rooms are joined once `authed` comes
+  } else if (state.authMode === 'token') {
+    showAuthError(`Sign-in required. ${TOKEN_ONLY}`);
+    connection.stop('sign-in required');
+    return;
+  } else {
+    rejoinRooms();
   }
   updateRoomChrome();
   renderPresence();
 }
 
-function onDisconnect() {
+function rejoinRooms() {
+  for (const room of state.rooms.values()) {
+    room.rejoining = room.everJoined;
+    sendJoin(room);
+  }
+}
+
+/** Sends a token: the link's sign-in, or (`refresh`) a fresh token for the user this link is signed in as. */
+function sendAuth(token, refresh = false) {
+  const ref = nextRef();
+  state.refs.set(ref, { kind: 'auth', token, refresh });
+  if (!refresh) state.authPending = true;
+  connection.send({ type: 'auth', token, ref });
+}
+
+function onAuthed({ user, name, expiresAt, ref }) {
+  const pending = state.refs.get(ref);
+  state.refs.delete(ref);
+  if (typeof user !== 'string' || typeof name !== 'string') return;
+  if (pending && pending.kind === 'auth' && pending.token !== state.token) {
+    state.token = pending.token; // a refresh: the new token is the one to sign in with from now on
+    saveToken(state.token);
+  }
+  showAuthError('');
+  setIdentity({ user, name, expiresAt: Number.isFinite(expiresAt) ? expiresAt : null });
+  if (state.authPending) {
+    state.authPending = false;
+    rejoinRooms();
+    if (state.restoreOnAuth) {
+      state.restoreOnAuth = false;
+      restoreRooms(name);
+      setJoinCollapsed(narrowScreen.matches && state.rooms.size > 0);
+    }
+  }
+  saveRooms();
+  updateRoomChrome();
+  renderPresence();
+}
+
+/** An `auth` was refused. */
+function onAuthRefused(frame, pending) {
+  showAuthError(frame.code === 'unauthorized' ? describeError(frame) : `Sign-in failed: ${describeError(frame)}`);
+  if (pending.refresh) return; // the link keeps the sign-in it had
+  // The server ends the link: refused (4004, see signedOut), or the user is on too many already (4006,
+  // the token is tried again after the backoff). Nothing is sent meanwhile.
+  if (frame.code === 'unauthorized' || frame.code === 'too_many_connections') return;
+  // Anything else leaves the link open, not signed in.
+  state.authPending = false;
+  forgetToken();
+  setIdentity(null);
+  showSignedOut(ui.authError.textContent);
+  if (state.authMode === 'token') {
+    connection.stop('sign-in failed');
+  } else {
+    rejoinRooms();
+    updateRoomChrome();
+  }
+}
+
+/**
+ * The server ended the link over the token: refused (4004) or expired (4005). The token is dropped, so a
+ * bad token is not tried again and again; where anonymous users are welcome the page reconnects without
+ * it, else it stops and says why.
+ */
+function signedOut(code) {
+  forgetToken();
+  setIdentity(null);
+  let text = code === 4005 ? 'Signed out: your sign-in expired.' : 'Sign-in failed: the server refused the token.';
+  if (code === 4004 && !ui.authError.hidden) text = ui.authError.textContent; // the refusal said why
+  if (code === 4005) {
+    for (const room of state.rooms.values()) {
+      if (room.status === 'joined') addNotice(room, text, 'error');
+    }
+  }
+  showSignedOut(text);
+  if (state.authMode === 'token') connection.stop(code === 4005 ? 'sign-in expired' : 'sign-in refused');
+}
+
+/** Says why the sign-in is gone, and what now: nothing without one in token mode, else anonymous. */
+function showSignedOut(why) {
+  const sentence = why.replace(/\.?$/, '.');
+  showAuthError(`${sentence} ${state.authMode === 'token' ? TOKEN_ONLY : 'You are not signed in.'}`);
+}
+
+function forgetToken() {
+  state.token = null;
+  state.restoreOnAuth = false;
+  saveToken(null);
+}
+
+/** Shows who we are: a verified user, whose name is the token's (the name box is locked to it), or anonymous (null). */
+function setIdentity(identity) {
+  const was = state.identity;
+  state.identity = identity;
+  ui.body.dataset.identity = identity ? 'verified' : 'anonymous';
+  ui.identity.hidden = !identity;
+  ui.identity.textContent = '';
+  ui.nameInput.readOnly = !!identity;
+  if (identity) {
+    ui.identity.append(verifiedBadge(identity.user), document.createTextNode(` Signed in as ${identity.name}`));
+    ui.identity.title = identity.expiresAt
+      ? `Verified user ${identity.user}, until ${fullFormat.format(new Date(identity.expiresAt))}` : `Verified user ${identity.user}`;
+    ui.nameInput.value = identity.name;
+    if (document.activeElement === ui.nameInput) ui.roomInput.focus(); // nothing to type there any more
+    for (const room of state.rooms.values()) {
+      room.name = identity.name;
+      updateTab(room);
+    }
+  } else if (was) {
+    const stored = load(STORAGE.name, '');
+    ui.nameInput.value = typeof stored === 'string' ? stored : '';
+  }
+}
+
+function showAuthError(text) {
+  ui.authError.hidden = !text;
+  ui.authError.textContent = text;
+}
+
+function onDisconnect({ code }) {
   state.session = null;
+  state.authPending = false;
+  if (code === 4004 || code === 4005) signedOut(code);
   for (const [ref, pending] of state.refs) {
     if (pending.kind === 'publish') {
       // not confirmed: sent again with the same client id once we are back, so it is posted once
@@ -736,11 +975,13 @@ function onDisconnect() {
   renderPresence();
 }
 
-function onJoined({ room: id, session, name, ts, recovered, reason, epoch, offset }) {
+function onJoined({ room: id, session, user, name, ts, recovered, reason, epoch, offset }) {
   const room = state.rooms.get(id);
   if (!room) return;
+  const key = memberKey(session, user);
+  const member = { name, user: user || null };
   if (session === state.session) {
-    room.members.set(session, name);
+    room.members.set(key, member);
     if (!room.rejoining) addNotice(room, `You joined #${id} as ${name}`, 'self', ts);
     if (recovered === false && room.position) addNotice(room, gapText(reason), 'gap', ts);
     if (typeof epoch === 'string' && Number.isInteger(offset)) {
@@ -750,8 +991,8 @@ function onJoined({ room: id, session, name, ts, recovered, reason, epoch, offse
       room.replayed = 0;
     }
   } else {
-    if (room.members.has(session)) return;
-    const known = [...room.members.values()].includes(name);
+    if (room.members.has(key)) return;
+    const known = memberNames(room).includes(name);
     const pendingLeave = room.pendingLeaves.get(name);
     if (pendingLeave !== undefined) {
       clearTimeout(pendingLeave);
@@ -759,7 +1000,7 @@ function onJoined({ room: id, session, name, ts, recovered, reason, epoch, offse
     }
     const returning = pendingLeave !== undefined || (room.expectedBack.get(name) || 0) > Date.now();
     room.expectedBack.delete(name);
-    room.members.set(session, name);
+    room.members.set(key, member);
     if (!known && !returning) addNotice(room, `${name} joined`, 'join', ts);
   }
   if (state.active === id) renderPresence();
@@ -776,7 +1017,8 @@ function gapText(reason) {
 function onPresence({ room: id, members, total }) {
   const room = state.rooms.get(id);
   if (!room || !Array.isArray(members)) return;
-  room.members = new Map(members.map((m) => [m.session, m.name]));
+  // anonymous members are connections ({session, name}), verified ones users ({user, name, connections})
+  room.members = new Map(members.map((m) => [memberKey(m.session, m.user), { name: m.name, user: m.user || null }]));
   // a big room's presence lists its first members only and gives the full count
   room.total = Number.isInteger(total) && total > members.length ? total : 0;
   if (room.rejoining) {
@@ -822,7 +1064,7 @@ function settleReturns(id) {
   const room = state.rooms.get(id);
   if (!room) return;
   const now = Date.now();
-  const present = new Set(room.members.values());
+  const present = new Set(memberNames(room));
   for (const [name, deadline] of room.expectedBack) {
     if (deadline > now) continue;
     room.expectedBack.delete(name);
@@ -889,12 +1131,13 @@ function confirm(room, entry, frame) {
   }
 }
 
-function onLeft({ room: id, session, name, ts }) {
+function onLeft({ room: id, session, user, name, ts }) {
   const room = state.rooms.get(id);
-  if (!room || !room.members.has(session)) return;
-  room.members.delete(session);
-  const stillHere = [...room.members.values()].includes(name);
-  if (!stillHere && !state.mySessions.has(session) && !room.pendingLeaves.has(name)) {
+  const key = memberKey(session, user);
+  if (!room || !room.members.has(key)) return;
+  room.members.delete(key);
+  const stillHere = memberNames(room).includes(name);
+  if (!stillHere && !isMine(key) && !room.pendingLeaves.has(name)) {
     room.pendingLeaves.set(name, setTimeout(() => {
       room.pendingLeaves.delete(name);
       if (state.rooms.get(id) === room) addNotice(room, `${name} left`, 'leave', ts);
@@ -920,6 +1163,10 @@ function onAck({ ref, id, ts }) {
 function onError(frame) {
   const pending = frame.ref !== undefined ? state.refs.get(frame.ref) : undefined;
   if (pending) state.refs.delete(frame.ref);
+  if (pending && pending.kind === 'auth') {
+    onAuthRefused(frame, pending);
+    return;
+  }
   const text = describeError(frame, state.limits);
   const room = pending ? state.rooms.get(pending.room) : null;
   if (pending && pending.kind === 'join' && room) {
@@ -962,6 +1209,7 @@ function onStatus(status) {
     state.lastState = status.state;
     if (status.state === 'live') announce(`Connected, ${status.text}`);
     else if (status.state === 'reconnecting') announce('Connection lost. Reconnecting.');
+    else if (status.state === 'stopped') announce(`Not connected: ${status.detail}.`);
   }
   updateSendButton();
 }
@@ -985,16 +1233,17 @@ function setPresenceOpen(open) {
 
 ui.joinForm.addEventListener('submit', (event) => {
   event.preventDefault();
-  const name = ui.nameInput.value.trim();
+  const name = state.identity ? state.identity.name : ui.nameInput.value.trim();
   const room = ui.roomInput.value.trim();
-  const problem = nameProblem(name) ? nameProblem(name) : roomProblem(room);
+  const nameError = state.identity ? '' : nameProblem(name);
+  const problem = nameError || roomProblem(room);
   if (problem) {
     showJoinError(problem);
-    (nameProblem(name) ? ui.nameInput : ui.roomInput).focus();
+    (nameError ? ui.nameInput : ui.roomInput).focus();
     return;
   }
   showJoinError('');
-  save(STORAGE.name, name);
+  if (!state.identity) save(STORAGE.name, name); // the name this browser goes by when not signed in
   save(STORAGE.room, room);
   const error = joinRoom(room, name);
   if (error) {
@@ -1004,7 +1253,9 @@ ui.joinForm.addEventListener('submit', (event) => {
   if (narrowScreen.matches) setJoinCollapsed(true);
 });
 
-ui.nameInput.addEventListener('change', () => save(STORAGE.name, ui.nameInput.value.trim()));
+ui.nameInput.addEventListener('change', () => {
+  if (!state.identity) save(STORAGE.name, ui.nameInput.value.trim());
+});
 
 ui.addRoom.addEventListener('click', () => {
   const collapsed = ui.layout.classList.contains('join-collapsed');
@@ -1063,6 +1314,8 @@ narrowScreen.addEventListener('change', () => {
 });
 
 window.addEventListener('hashchange', () => {
+  const token = takeTokenFromHash();
+  if (token) useToken(token);
   const room = roomFromHash();
   if (!room) return;
   ui.roomInput.value = room;
@@ -1095,26 +1348,49 @@ const connection = new Connection({
   handlers: { onFrame, onStatus, onDisconnect },
 });
 
+/**
+ * A sign-in link opened while the page runs: a fresh token for the user this link is signed in as
+ * refreshes the sign-in in place (the rooms stay joined); any other starts a new link that signs in first.
+ */
+function useToken(token) {
+  showAuthError('');
+  if (state.identity && tokenSubject(token) === state.identity.user && linkReady()) {
+    sendAuth(token, true);
+    return;
+  }
+  state.token = token;
+  saveToken(token);
+  connection.restart();
+}
+
+/** Joins the rooms of the last visit, and the one the address names (#room=). */
+function restoreRooms(name) {
+  const hashRoom = roomFromHash();
+  const rooms = load(STORAGE.rooms, []);
+  if (Array.isArray(rooms)) {
+    for (const entry of rooms) {
+      if (entry && typeof entry.room === 'string' && typeof entry.name === 'string') {
+        joinRoom(entry.room, entry.name, { activateIt: false });
+      }
+    }
+  }
+  const active = load(STORAGE.active, null);
+  if (hashRoom) joinRoom(hashRoom, name);
+  else if (typeof active === 'string' && state.rooms.has(active)) activate(active);
+}
+
 function restore() {
+  const fromLink = takeTokenFromHash();
+  if (fromLink) saveToken(fromLink);
+  state.token = fromLink || loadToken();
   const storedName = load(STORAGE.name, '');
   const hashRoom = roomFromHash();
   ui.nameInput.value = typeof storedName === 'string' ? storedName : '';
   ui.roomInput.value = hashRoom || load(STORAGE.room, '') || 'lobby';
   setPresenceOpen(!narrowScreen.matches);
   const name = ui.nameInput.value.trim();
-  if (!nameProblem(name)) {
-    const rooms = load(STORAGE.rooms, []);
-    if (Array.isArray(rooms)) {
-      for (const entry of rooms) {
-        if (entry && typeof entry.room === 'string' && typeof entry.name === 'string') {
-          joinRoom(entry.room, entry.name, { activateIt: false });
-        }
-      }
-    }
-    const active = load(STORAGE.active, null);
-    if (hashRoom) joinRoom(hashRoom, name);
-    else if (typeof active === 'string' && state.rooms.has(active)) activate(active);
-  }
+  if (!nameProblem(name)) restoreRooms(name);
+  else if (state.token) state.restoreOnAuth = true; // with the token's name
   setJoinCollapsed(narrowScreen.matches && state.rooms.size > 0);
   updateRoomChrome();
   updateCounter();

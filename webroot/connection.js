@@ -4,6 +4,7 @@
 // - `?transport=` forces a transport (see TRANSPORT_MODES).
 // - Reconnects with exponential backoff and jitter; the owner re-joins its rooms on every `welcome`.
 // - Over SockJS, a `ping` every 20 s keeps the session busy and detects dead links.
+// - stop() gives up until restart() (the owner's call: a sign-in refused where one is required).
 
 /** SockJS transports used when a native WebSocket exists but failed: its SockJS twin would fail too. */
 const HTTP_TRANSPORTS = ['xhr-streaming', 'eventsource', 'xhr-polling'];
@@ -53,6 +54,10 @@ export const CLOSE_REASONS = Object.freeze({
   4000: 'heartbeat timeout',
   4001: 'connection too slow to keep up',
   4002: 'server is full',
+  4003: 'disconnected by the server',
+  4004: 'sign-in refused',
+  4005: 'sign-in expired',
+  4006: 'too many connections for this user',
 });
 
 /**
@@ -60,10 +65,10 @@ export const CLOSE_REASONS = Object.freeze({
  * @property {(frame: object) => void} onFrame       every parsed frame, `welcome` included
  * @property {(status: Status) => void} onStatus     every status change (and every countdown second)
  * @property {(info: {code: number, reason: string, wasLive: boolean}) => void} [onDisconnect]
- *           a link ended (after `welcome` or not); a retry is scheduled
+ *           a link ended (after `welcome` or not); a retry is scheduled unless it calls stop()
  *
  * @typedef {object} Status
- * @property {'connecting'|'live'|'reconnecting'} state
+ * @property {'connecting'|'live'|'reconnecting'|'stopped'} state  `stopped`: stop() was called
  * @property {string} text           what the status indicator shows
  * @property {string} transport      live transport (`websocket`, `sockjs-xhr-streaming`, ...) or ''
  * @property {number|null} retryInS  seconds until the next attempt while waiting, else null
@@ -93,6 +98,7 @@ export class Connection {
     this.pingSeq = 0;
     this.lastDetail = '';
     this.status = null;
+    this.stopped = false;      // stop() was called: no more attempts until restart()
   }
 
   /** Starts connecting; call once. */
@@ -133,6 +139,38 @@ export class Connection {
   retryNow() {
     if (this.live || (this.link && !this.link.closed)) return;
     this._clearRetry();
+    this._attempt();
+  }
+
+  /**
+   * Gives up for good (until restart()): ends the link, if any, and makes no more attempts. May be called
+   * from onDisconnect. `detail` says why.
+   */
+  stop(detail) {
+    this.stopped = true;
+    this._clearRetry();
+    const link = this.link;
+    if (link && !link.closed && !link.ended) {
+      link.closed = true;
+      link.close(1000, 'stopped');
+      this._linkEnded(this.generation, link, 1000, detail, null);
+    }
+    this._stopPings();
+    this.lastDetail = detail;
+    this._setStatus('stopped');
+  }
+
+  /** Ends the current link (as a disconnect the owner is told about) and connects again at once. */
+  restart() {
+    this.stopped = false;
+    const link = this.link;
+    if (link && !link.closed && !link.ended) {
+      link.closed = true;
+      link.close(1000, 'reconnecting');
+      this._linkEnded(this.generation, link, 1000, 'reconnecting', null);
+    }
+    this._clearRetry();
+    this.failures = 0;
     this._attempt();
   }
 
@@ -320,6 +358,7 @@ export class Connection {
     if (wasLive) this.lastDetail = CLOSE_REASONS[code] || reason || 'connection lost';
     else this.lastDetail = code === 4002 ? CLOSE_REASONS[4002] : 'cannot reach server';
     if (this.handlers.onDisconnect) this.handlers.onDisconnect({ code, reason, wasLive });
+    if (this.stopped) return;
     this._scheduleRetry(code === 4002 ? SERVER_FULL_MIN_DELAY_MS : 0);
   }
 
@@ -411,6 +450,8 @@ export class Connection {
       text = `reconnecting in ${retryInS} s`;
     } else if (state === 'reconnecting') {
       text = 'reconnecting…';
+    } else if (state === 'stopped') {
+      text = 'not connected';
     } else {
       text = 'connecting…';
     }

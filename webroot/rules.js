@@ -43,6 +43,12 @@ export function describeError(error, limits = {}) {
       return NAME_RULE;
     case 'too_many_rooms':
       return `You can be in at most ${limits.maxRoomsPerConnection ?? 32} rooms at once. Leave one first.`;
+    case 'access_denied':
+      return 'Not allowed: this room\'s rules do not let you do that. Some rooms are only for signed-in users.';
+    case 'unauthorized':
+      return `Sign-in failed: ${error.message || 'the token was refused'}`;
+    case 'too_many_connections':
+      return 'Too many connections for this user: close another tab and try again.';
     case 'unavailable':
       return 'The server could not do that right now. Please try again.';
     case 'bad_request':

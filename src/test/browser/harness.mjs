@@ -49,9 +49,10 @@ export function freePort() {
 /**
  * Starts the real server from the jar, cwd = repository root (so it serves webroot/ from disk), and
  * waits for GET /health = 200.
- * @param {{port?: number}} [options]
+ * @param {{port?: number, args?: string[], javaOptions?: string[], env?: Record<string, string>}} [options]
+ *        env: more environment variables for the server (PARLEY_HTTP_PORT is always the chosen port)
  */
-export async function startServer({ port, args = ['-conf', 'conf/config.json'], javaOptions = [] } = {}) {
+export async function startServer({ port, args = ['-conf', 'conf/config.json'], javaOptions = [], env = {} } = {}) {
   if (!existsSync(JAR)) {
     throw new Error(`${JAR} is missing: build it first with "mvn -B -q package -DskipTests" (or set PARLEY_JAR)`);
   }
@@ -59,7 +60,7 @@ export async function startServer({ port, args = ['-conf', 'conf/config.json'], 
   const java = process.env.JAVA || 'java';
   const child = spawn(java, [...javaOptions, '-jar', JAR, ...args], {
     cwd: ROOT,
-    env: { ...process.env, PARLEY_HTTP_PORT: String(chosenPort) },
+    env: { ...process.env, ...env, PARLEY_HTTP_PORT: String(chosenPort) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
