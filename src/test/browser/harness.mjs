@@ -60,7 +60,7 @@ export async function startServer({ port, args = ['-conf', 'conf/config.json'], 
   const java = process.env.JAVA || 'java';
   const child = spawn(java, [...javaOptions, '-jar', JAR, ...args], {
     cwd: ROOT,
-    env: { ...process.env, ...env, PARLEY_HTTP_PORT: String(chosenPort) },
+    env: { ...process.env, PARLEY_MANAGEMENT_PORT: '0', ...env, PARLEY_HTTP_PORT: String(chosenPort) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -32,9 +32,72 @@ public final class Parley extends VertxApplication {
   /** Exit status for a missing, unreadable or invalid configuration. */
   public static final int EXIT_BAD_CONFIG = 1;
 
-  private Parley(String[] args) {
+  /** The Micrometer registry the launcher's Vert.x reports to, which the node's own metrics join. */
+  public static final String METRICS_REGISTRY = "parley";
+
+  private Parley(String[] args, ParleyConfig config) {
     // The launcher finds Main-Verticle in the manifest whose Main-Class is this class.
-    super(args);
+    super(args, new Hooks(config));
+  }
+
+  /**
+   * Vert.x's own metrics (event bus, worker pools, verticles) in the node's Prometheus registry, unless
+   * {@code management.metrics} is off; and the graceful stop: on SIGTERM the node drains (see
+   * {@link ParleyNode#drain}) before Vert.x closes, and the process exits with 0.
+   */
+  private static final class Hooks implements io.vertx.launcher.application.VertxApplicationHooks {
+    private final ParleyConfig config;
+    private long stopping;
+
+    Hooks(ParleyConfig config) {
+      this.config = config;
+    }
+
+    @Override
+    public void beforeStartingVertx(io.vertx.launcher.application.HookContext context) {
+      if (config.management().metrics()) {
+        io.vertx.micrometer.MicrometerMetricsOptions metrics = new io.vertx.micrometer.MicrometerMetricsOptions()
+          .setEnabled(true)
+          .setRegistryName(METRICS_REGISTRY)
+          .setPrometheusOptions(new io.vertx.micrometer.VertxPrometheusOptions().setEnabled(true))
+          .setJvmMetricsEnabled(false);
+        // per-byte and per-request meters would sit on the delivery path; connections are counted by Parley
+        for (io.vertx.micrometer.MetricsDomain d : java.util.List.of(io.vertx.micrometer.MetricsDomain.HTTP_SERVER,
+          io.vertx.micrometer.MetricsDomain.NET_SERVER, io.vertx.micrometer.MetricsDomain.HTTP_CLIENT,
+          io.vertx.micrometer.MetricsDomain.NET_CLIENT, io.vertx.micrometer.MetricsDomain.DATAGRAM_SOCKET)) {
+          metrics.addDisabledMetricsCategory(d);
+        }
+        context.vertxOptions().setMetricsOptions(metrics);
+      }
+    }
+
+    @Override
+    public void beforeStoppingVertx(io.vertx.launcher.application.HookContext context) {
+      stopping = System.nanoTime();
+      ParleyNode node = ParleyNode.of(context.vertx());
+      if (node == null) {
+        return;
+      }
+      long window = config.drain().windowMs();
+      LOG.info("stop requested: draining {} connections over {} ms", node.connections(), window);
+      try {
+        node.drain(window).toCompletionStage().toCompletableFuture().get(window + 10_000, java.util.concurrent.TimeUnit.MILLISECONDS);
+        LOG.info("drained in {} ms; closing", (System.nanoTime() - stopping) / 1_000_000);
+      } catch (Exception e) {
+        LOG.warn("drain did not finish: {}; closing anyway", e.toString());
+      }
+    }
+
+    @Override
+    public void afterVertxStopped(io.vertx.launcher.application.HookContext context) {
+      if (stopping > 0) {
+        LOG.info("stopped in {} ms", (System.nanoTime() - stopping) / 1_000_000);
+        // a stop asked for with SIGTERM that went through is a success: exit 0, not 143
+        ch.qos.logback.classic.LoggerContext logs = (ch.qos.logback.classic.LoggerContext) LoggerFactory.getILoggerFactory();
+        logs.stop();
+        Runtime.getRuntime().halt(0);
+      }
+    }
   }
 
   public static void main(String[] args) {
@@ -43,8 +106,9 @@ public final class Parley extends VertxApplication {
         System.err, System.getenv()));
       return;
     }
+    ParleyConfig config;
     try {
-      ParleyConfig config = ParleyConfig.from(readConf(args));
+      config = ParleyConfig.from(readConf(args));
       if (config.auth().hasKeys()) {
         // the keys are read now, so a missing variable or file stops the start with its name
         dev.parley.auth.JwtAuthenticator.check(config.auth(), System.getenv());
@@ -63,7 +127,7 @@ public final class Parley extends VertxApplication {
     if (System.getProperty(HAZELCAST_CONFIG) == null && Files.isRegularFile(Path.of(DEFAULT_CLUSTER_XML))) {
       System.setProperty(HAZELCAST_CONFIG, DEFAULT_CLUSTER_XML);
     }
-    new Parley(args).launch();
+    new Parley(args, config).launch();
   }
 
   /** The configuration named by {@code -conf}/{@code --conf} (a file or inline JSON), or {} without one. */

@@ -109,7 +109,46 @@ public final class ParleyNode {
         node.emitter = listener;
         return node;
       });
+    }).compose(node -> node.startOperations(vertx));
+  }
+
+  private volatile dev.parley.ops.Metrics metrics;
+  private volatile dev.parley.ops.Control control;
+  private volatile io.vertx.core.http.HttpServer management;
+
+  /** Metrics, the control channel and the management listener (when enabled). */
+  private Future<ParleyNode> startOperations(Vertx vertx) {
+    io.micrometer.core.instrument.MeterRegistry launcher = config.management().metrics()
+      ? io.vertx.micrometer.backends.BackendRegistries.getNow(Parley.METRICS_REGISTRY) : null;
+    metrics = new dev.parley.ops.Metrics(launcher instanceof io.micrometer.prometheusmetrics.PrometheusMeterRegistry p ? p : null);
+    metrics.gauge("parley_rooms", "Rooms held by this node's hubs", () -> hubs.keySet().stream().mapToInt(Hub::roomCount).sum());
+    metrics.gauge("parley_members", "Room memberships of this node's connections", () -> hubs.keySet().stream().mapToInt(Hub::memberships).sum());
+    metrics.gauge("parley_outbound_queued_bytes", "Bytes waiting to be written to clients",
+      () -> shared(dev.parley.transport.OutboundMemory.class, () -> dev.parley.transport.OutboundMemory.create(config.limits())).queuedBytes());
+    metrics.gauge("parley_broker_up", "1 while the broker links this node to the others", () -> broker.state() == Broker.State.UP ? 1 : 0,
+      "type", config.broker().type());
+    metrics.gauge("parley_ready", "1 while the node is ready for traffic", () -> ready() ? 1 : 0);
+    metrics.gauge("parley_draining", "1 while the node drains", () -> draining ? 1 : 0);
+    return dev.parley.ops.Control.start(vertx, this, metrics).compose(c -> {
+      control = c;
+      if (!config.management().enabled()) {
+        return Future.succeededFuture(this);
+      }
+      return dev.parley.ops.Management.start(vertx, this, metrics, c).map(server -> {
+        management = server;
+        return this;
+      });
     });
+  }
+
+  /** The node's metrics (what its hubs report to). */
+  public dev.parley.ops.Metrics metrics() {
+    return metrics;
+  }
+
+  /** The management listener's port (-1 when it is off). */
+  public int managementPort() {
+    return management == null ? -1 : management.actualPort();
   }
 
   /** The single node's history: in memory, swept of expired messages once a minute. */
@@ -143,7 +182,12 @@ public final class ParleyNode {
       ParleyNode node = ar.result();
       io.vertx.core.Promise<Void> closed = io.vertx.core.Promise.promise();
       node.context.runOnContext(v -> {
-        Future<Void> emitter = node.emitter == null ? Future.succeededFuture() : node.emitter.close();
+        if (node.metrics != null) {
+          node.metrics.close();
+        }
+        Future<Void> ops = Future.join(node.control == null ? Future.succeededFuture() : node.control.stop(),
+          node.management == null ? Future.succeededFuture() : node.management.close()).mapEmpty();
+        Future<Void> emitter = ops.eventually(() -> node.emitter == null ? Future.succeededFuture() : node.emitter.close());
         emitter.eventually(node.broker::close).onComplete(closed);
       });
       return closed.future();
@@ -196,6 +240,78 @@ public final class ParleyNode {
     hubs.remove(hub);
   }
 
+  /** Runs {@code action} on every attached hub, each on its own event loop, adding what each answers to {@code results}. */
+  public <T> void forEachHubAndWait(java.util.function.Function<Hub, T> action, java.util.List<Future<T>> results) {
+    hubs.forEach((hub, context) -> {
+      io.vertx.core.Promise<T> p = io.vertx.core.Promise.promise();
+      context.runOnContext(v -> {
+        try {
+          p.complete(action.apply(hub));
+        } catch (RuntimeException e) {
+          p.fail(e);
+        }
+      });
+      results.add(p.future());
+    });
+  }
+
+  /** Liveness: the process is up and serving; with the node's figures and its broker's state. */
+  public io.vertx.core.json.JsonObject health() {
+    return new io.vertx.core.json.JsonObject()
+      .put("status", "UP")
+      .put("node", id)
+      .put("connections", connections())
+      .put("broker", brokerState())
+      .put("relay", dev.parley.relay.Relay.of(context.owner(), this).stats());
+  }
+
+  /** Readiness and why: listening, broker linked, not draining. */
+  public io.vertx.core.json.JsonObject readiness() {
+    return new io.vertx.core.json.JsonObject()
+      .put("ready", ready())
+      .put("node", id)
+      .put("listening", port > 0)
+      .put("draining", draining)
+      .put("broker", brokerState());
+  }
+
+  private io.vertx.core.json.JsonObject brokerState() {
+    return new io.vertx.core.json.JsonObject()
+      .put("type", config.broker().type())
+      .put("state", broker.state().name().toLowerCase(java.util.Locale.ROOT));
+  }
+
+  private volatile boolean draining;
+
+  /** Whether the node is draining (a graceful stop began): not ready, and it takes no new connections. */
+  public boolean draining() {
+    return draining;
+  }
+
+  /**
+   * Ready for traffic: listening, the broker linked to the other nodes (Redis connected, the Hazelcast
+   * cluster joined), and not draining.
+   */
+  public boolean ready() {
+    return port > 0 && !draining && broker.state() == Broker.State.UP;
+  }
+
+  /**
+   * A graceful stop: the node turns not ready and refuses new connections, then every hub closes its
+   * connections with 1001 spread over {@code windowMs} (so that their reconnections do not all land on the
+   * other nodes at once), announcing each {@code left}. Completes when every hub is done.
+   */
+  public Future<Void> drain(long windowMs) {
+    if (!draining) {
+      draining = true;
+      LOG.info("node {} draining: {} connections over {} ms", id, connections(), windowMs);
+    }
+    java.util.List<Future<Future<Void>>> started = new java.util.ArrayList<>();
+    forEachHubAndWait(hub -> hub.drain(windowMs), started);
+    return Future.join(started).compose(v -> Future.join(started.stream().filter(Future::succeeded)
+      .map(Future::result).toList())).mapEmpty();
+  }
+
   /** Runs {@code action} on every attached hub, each on its own event loop. */
   public void forEachHub(java.util.function.Consumer<Hub> action) {
     hubs.forEach((hub, context) -> context.runOnContext(v -> action.accept(hub)));
@@ -222,6 +338,9 @@ public final class ParleyNode {
    */
   public Ticket admit(String address) {
     String key = address == null ? "" : address;
+    if (draining) {
+      return new Ticket(Refusal.SERVER_FULL, key); // a draining node answers as a full one: try another
+    }
     int perAddress = config.http().maxConnectionsPerAddress();
     if (perAddress > 0) {
       java.util.concurrent.atomic.AtomicInteger mine = byAddress.computeIfAbsent(key, k -> new java.util.concurrent.atomic.AtomicInteger());

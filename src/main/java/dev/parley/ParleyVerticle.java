@@ -58,6 +58,10 @@ public final class ParleyVerticle extends VerticleBase {
 
   private Future<HttpServer> startOn(ParleyNode node) {
     hub = new Hub(node.nextHubId(), node.broker(), config.limits(), System::currentTimeMillis, node.access());
+    if (config.management().metrics()) {
+      hub.telemetry(node.metrics());
+      EventLoopLag.watch(vertx, hub.id(), node.metrics());
+    }
     node.attach(hub, context);
     webSocket = new WebSocketTransport(vertx, node, hub);
 

@@ -31,7 +31,26 @@ public record ParleyConfig(
   SocketIoConfig socketio,
   HistoryConfig history,
   AuthConfig auth,
-  List<dev.parley.core.Access.RoomRule> rooms) {
+  List<dev.parley.core.Access.RoomRule> rooms,
+  ManagementConfig management,
+  DrainConfig drain) {
+
+  /**
+   * {@code management.*}: the operators' listener, apart from the public port: Prometheus {@code /metrics},
+   * {@code /health}, {@code /ready} and the admin page. Admin actions need one of {@code adminKeys} or a token
+   * whose {@code adminClaim} is true.
+   */
+  public record ManagementConfig(boolean enabled, String host, int port, List<String> adminKeys, String adminClaim,
+                                 boolean metrics) {
+    public static final String DEFAULT_HOST = "127.0.0.1";
+    public static final int DEFAULT_PORT = 9090;
+    public static final String DEFAULT_ADMIN_CLAIM = "admin";
+  }
+
+  /** {@code drain.*}: a graceful stop (SIGTERM) closes the connections spread over {@code windowMs}. */
+  public record DrainConfig(long windowMs) {
+    public static final long DEFAULT_WINDOW_MS = 5_000;
+  }
 
   /**
    * {@code auth.*}: who clients are. {@code mode} anonymous (no tokens), mixed (tokens give identity,
@@ -244,10 +263,105 @@ public record ParleyConfig(
 
   public static ParleyConfig from(JsonObject json, Map<String, String> env, Properties props) {
     JsonObject effective = json == null ? new JsonObject() : json.copy();
-    applyOverride(effective, "port", env.get("PARLEY_HTTP_PORT"), props.getProperty("parley.http.port"), true);
-    applyOverride(effective, "host", env.get("PARLEY_HTTP_HOST"), props.getProperty("parley.http.host"), false);
+    applyEnvironment(effective, env);
+    applyOverride(effective, "port", null, props.getProperty("parley.http.port"), true);
+    applyOverride(effective, "host", null, props.getProperty("parley.http.host"), false);
+    return parse(effective, null);
+  }
 
-    Section root = Section.root(effective);
+  /** Every key there is, by section, with its kind: what a parse of the empty configuration asks for. */
+  private static volatile Section.Catalog catalog;
+
+  private static Section.Catalog catalog() {
+    Section.Catalog c = catalog;
+    if (c == null) {
+      c = new Section.Catalog();
+      parse(new JsonObject(), c);
+      catalog = c;
+    }
+    return c;
+  }
+
+  /** The prefix of environment variables that set configuration keys. */
+  public static final String ENV_PREFIX = "PARLEY_";
+
+  /**
+   * Sets keys from environment variables named {@code PARLEY_<SECTION>_<KEY>}: the section and key in capitals,
+   * with or without underscores between a key's words ({@code PARLEY_BROKER_REDIS_URI} or
+   * {@code PARLEY_BROKER_REDISURI} set {@code broker.redisUri}; {@code PARLEY_ROOMS} sets {@code rooms}).
+   * Numbers and booleans are written as usual, lists as JSON arrays or comma-separated, lists of objects as
+   * JSON. A variable whose first word is not a section is not configuration (PARLEY_LOG_LEVEL); one that names
+   * a section but no key of it is refused, as an unknown key in the file is.
+   */
+  static void applyEnvironment(JsonObject json, Map<String, String> env) {
+    Map<String, Map<String, Section.Kind>> keys = catalog().keys;
+    Map<String, Section.Kind> top = keys.get("");
+    for (Map.Entry<String, String> e : new java.util.TreeMap<>(env).entrySet()) {
+      String name = e.getKey();
+      if (!name.startsWith(ENV_PREFIX) || e.getValue() == null) {
+        continue;
+      }
+      String rest = name.substring(ENV_PREFIX.length());
+      String sectionName = rest.contains("_") ? rest.substring(0, rest.indexOf('_')) : rest;
+      String section = top.keySet().stream().filter(k -> k.equalsIgnoreCase(sectionName)).findFirst().orElse(null);
+      if (section == null) {
+        continue;
+      }
+      String keyPart = rest.length() > sectionName.length() ? rest.substring(sectionName.length() + 1).replace("_", "") : "";
+      if (keyPart.isEmpty()) {
+        if (top.get(section) == Section.Kind.SECTION) {
+          throw new ConfigException("environment variable " + name + " names the section " + section + ", not a key of it");
+        }
+        json.put(section, envValue(name, e.getValue(), top.get(section)));
+        continue;
+      }
+      Map<String, Section.Kind> sectionKeys = keys.getOrDefault(section, Map.of());
+      String key = sectionKeys.keySet().stream().filter(k -> k.equalsIgnoreCase(keyPart)).findFirst().orElse(null);
+      if (key == null || top.get(section) != Section.Kind.SECTION) {
+        throw new ConfigException("environment variable " + name + " names no configuration key (no key "
+          + section + "." + keyPart.toLowerCase(java.util.Locale.ROOT) + "); known: " + sectionKeys.keySet());
+      }
+      Object target = json.getValue(section);
+      if (target == null) {
+        target = new JsonObject();
+        json.put(section, target);
+      }
+      if (!(target instanceof JsonObject o)) {
+        throw new ConfigException(section + " must be a JSON object, got " + target);
+      }
+      o.put(key, envValue(name, e.getValue(), sectionKeys.get(key)));
+    }
+  }
+
+  private static Object envValue(String name, String text, Section.Kind kind) {
+    String v = text.trim();
+    try {
+      return switch (kind) {
+        case NUMBER -> Long.parseLong(v);
+        case BOOLEAN -> {
+          if (!v.equalsIgnoreCase("true") && !v.equalsIgnoreCase("false")) {
+            throw new IllegalArgumentException("must be true or false");
+          }
+          yield Boolean.parseBoolean(v.toLowerCase(java.util.Locale.ROOT));
+        }
+        case STRINGS -> v.startsWith("[") ? new io.vertx.core.json.JsonArray(v)
+          : new io.vertx.core.json.JsonArray(v.isEmpty() ? List.of() : java.util.Arrays.stream(v.split(",")).map(String::trim).toList());
+        case OBJECTS -> new io.vertx.core.json.JsonArray(v);
+        case SECTION -> new JsonObject(v);
+        case STRING -> text;
+      };
+    } catch (RuntimeException ex) {
+      throw new ConfigException("environment variable " + name + " must be " + switch (kind) {
+        case NUMBER -> "an integer";
+        case BOOLEAN -> "true or false";
+        case STRINGS -> "a JSON array or a comma-separated list";
+        default -> "JSON";
+      } + ", got \"" + text + "\"");
+    }
+  }
+
+  private static ParleyConfig parse(JsonObject effective, Section.Catalog catalog) {
+    Section root = Section.root(effective, catalog);
 
     Section n = root.section("node");
     NodeConfig node = new NodeConfig(n.string("id", null));
@@ -461,10 +575,33 @@ public record ParleyConfig(
       history = new HistoryConfig(history.size(), history.ttlMs(), history.memoryBytes(), historyOff);
     }
 
+    Section m = root.section("management");
+    ManagementConfig management = new ManagementConfig(
+      m.bool("enabled", true),
+      m.nonEmptyString("host", ManagementConfig.DEFAULT_HOST),
+      m.intValue("port", ManagementConfig.DEFAULT_PORT, 0, 65_535),
+      m.strings("adminKeys", List.of()),
+      m.nonEmptyString("adminClaim", ManagementConfig.DEFAULT_ADMIN_CLAIM),
+      m.bool("metrics", true));
+    for (String key : management.adminKeys()) {
+      if (key.length() < 16) {
+        throw m.invalid("adminKeys", "entries must be at least 16 characters long (got one of " + key.length() + ")");
+      }
+    }
+    if (management.enabled() && management.port() != 0 && management.port() == http.port()
+      && management.host().equals(http.host())) {
+      throw m.invalid("port", "must differ from http.port (" + http.port() + "): the management listener is a port of its own");
+    }
+    m.done();
+
+    Section d = root.section("drain");
+    DrainConfig drain = new DrainConfig(d.longValue("windowMs", DrainConfig.DEFAULT_WINDOW_MS, 0, 600_000));
+    d.done();
+
     root.done();
 
     return new ParleyConfig(node, http, heartbeat, limits, sockjs, bridge, broker, emitter, api, socketio, history, auth,
-      List.copyOf(rooms));
+      List.copyOf(rooms), management, drain);
   }
 
   /** A {@code rooms[i].join} / {@code publish} value: "anyone", "token", "nobody" or {"claims": {claim: [values]}}. */

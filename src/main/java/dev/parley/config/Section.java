@@ -18,14 +18,39 @@ final class Section {
   private final String path;
   private final JsonObject json;
   private final Set<String> read = new HashSet<>();
+  private final Catalog catalog;
 
-  private Section(String path, JsonObject json) {
+  /** The kinds of value a key takes, as an environment variable's text must be read for it. */
+  enum Kind { STRING, NUMBER, BOOLEAN, STRINGS, OBJECTS, SECTION }
+
+  /** Every key a parse asked for, by section path ("" for the top level), with its kind. */
+  static final class Catalog {
+    final java.util.Map<String, java.util.Map<String, Kind>> keys = new java.util.LinkedHashMap<>();
+
+    void add(String section, String key, Kind kind) {
+      keys.computeIfAbsent(section, s -> new java.util.LinkedHashMap<>()).putIfAbsent(key, kind);
+    }
+  }
+
+  private Section(String path, JsonObject json, Catalog catalog) {
     this.path = path;
     this.json = json;
+    this.catalog = catalog;
   }
 
   static Section root(JsonObject json) {
-    return new Section("", json == null ? new JsonObject() : json);
+    return root(json, null);
+  }
+
+  static Section root(JsonObject json, Catalog catalog) {
+    return new Section("", json == null ? new JsonObject() : json, catalog);
+  }
+
+  private void note(String name, Kind kind) {
+    read.add(name);
+    if (catalog != null) {
+      catalog.add(path, name, kind);
+    }
   }
 
   private String key(String name) {
@@ -33,19 +58,19 @@ final class Section {
   }
 
   Section section(String name) {
-    read.add(name);
+    note(name, Kind.SECTION);
     Object v = json.getValue(name);
     if (v == null) {
-      return new Section(key(name), new JsonObject());
+      return new Section(key(name), new JsonObject(), catalog);
     }
     if (!(v instanceof JsonObject o)) {
       throw new ConfigException(key(name) + " must be a JSON object, got " + describe(v));
     }
-    return new Section(key(name), o);
+    return new Section(key(name), o, catalog);
   }
 
   String string(String name, String def) {
-    read.add(name);
+    note(name, Kind.STRING);
     Object v = json.getValue(name);
     if (v == null) {
       return def;
@@ -65,7 +90,7 @@ final class Section {
   }
 
   long longValue(String name, long def, long min, long max) {
-    read.add(name);
+    note(name, Kind.NUMBER);
     Object v = json.getValue(name);
     if (v == null) {
       return def;
@@ -85,7 +110,7 @@ final class Section {
   }
 
   boolean bool(String name, boolean def) {
-    read.add(name);
+    note(name, Kind.BOOLEAN);
     Object v = json.getValue(name);
     if (v == null) {
       return def;
@@ -97,7 +122,7 @@ final class Section {
   }
 
   List<String> strings(String name, List<String> def) {
-    read.add(name);
+    note(name, Kind.STRINGS);
     Object v = json.getValue(name);
     if (v == null) {
       return def;
@@ -117,18 +142,18 @@ final class Section {
 
   /** The raw JSON value of a key (null when absent), for keys that take more than one shape. */
   Object raw(String name) {
-    read.add(name);
+    note(name, Kind.STRING);
     return json.getValue(name);
   }
 
   /** A nested object read as a section, for a value already fetched with {@link #raw}. */
   Section child(String name, JsonObject o) {
-    return new Section(key(name), o);
+    return new Section(key(name), o, null);
   }
 
   /** An array of objects, each read as a section ({@code name[i]}); empty when absent. */
   List<Section> sections(String name) {
-    read.add(name);
+    note(name, Kind.OBJECTS);
     Object v = json.getValue(name);
     if (v == null) {
       return List.of();
@@ -141,7 +166,7 @@ final class Section {
       if (!(array.getValue(i) instanceof JsonObject o)) {
         throw new ConfigException(key(name) + "[" + i + "] must be a JSON object, got " + describe(array.getValue(i)));
       }
-      out.add(new Section(key(name) + "[" + i + "]", o));
+      out.add(new Section(key(name) + "[" + i + "]", o, null));
     }
     return out;
   }

@@ -29,4 +29,9 @@ public interface Connection {
 
   /** A short transport name for logs and metrics: {@code ws}, {@code sockjs}, {@code bridge}, {@code socket.io}. */
   String transport();
+
+  /** The client's address as the server saw it (for logs), or null when unknown. */
+  default String address() {
+    return null;
+  }
 }

@@ -57,7 +57,7 @@ public final class Hub {
     this.access = access;
     this.broker = broker;
     this.presence = broker.presence();
-    this.history = broker.history();
+    this.history = broker.history().enabled() ? new ObservedHistory(broker.history(), () -> telemetry) : broker.history();
     this.limits = limits;
     io.vertx.core.Context context = io.vertx.core.Vertx.currentContext();
     this.vertx = context == null ? null : context.owner();
@@ -85,6 +85,18 @@ public final class Hub {
     return access;
   }
 
+  private Telemetry telemetry = Telemetry.NONE;
+  private static final org.slf4j.Logger CONNECTIONS = LoggerFactory.getLogger("parley.connections");
+
+  /** Where this hub reports what it does (metrics); none by default. */
+  public void telemetry(Telemetry telemetry) {
+    this.telemetry = telemetry;
+  }
+
+  public Telemetry telemetry() {
+    return telemetry;
+  }
+
   public int sessionCount() {
     return sessions.size();
   }
@@ -98,6 +110,10 @@ public final class Hub {
       new TokenBucket(limits.ratePerSecond(), limits.rateBurst(), System::nanoTime),
       limits.maxPendingCommands());
     sessions.put(sid, session);
+    telemetry.opened(connection.transport());
+    if (CONNECTIONS.isInfoEnabled()) {
+      CONNECTIONS.info("connection opened: session={} transport={} address={}", sid, connection.transport(), connection.address());
+    }
     if (access.mode() == Access.Mode.TOKEN && vertx != null) {
       session.authTimer = vertx.setTimer(access.authTimeoutMs(), t -> {
         session.authTimer = -1;
@@ -253,6 +269,7 @@ public final class Hub {
             return Future.failedFuture(new ChatException(ErrorCode.BAD_REQUEST, "connection is closed"));
           }
           become(session, r, name, caught.result(), ar.result());
+          telemetry.joined();
           Boolean recovered = caught.result().recovered();
           return members(room, visible).map(p -> new Joining(p, recovered));
         });
@@ -356,6 +373,7 @@ public final class Hub {
       r.floors.put(session.id(), replayedTo);
     }
     r.members.put(session.id(), session);
+    memberships++;
   }
 
   /** Publishes a text to a joined room; completes with the message as members receive it. */
@@ -392,6 +410,7 @@ public final class Hub {
 
   /** Appends to the room's history (which positions the message), then fans it out. */
   private Future<ChatEvent.Message> post(Room r, ChatEvent.Message m, String cid) {
+    telemetry.published();
     if (!history.keeps(m.room())) {
       emit(r, m);
       return Future.succeededFuture(m);
@@ -495,11 +514,58 @@ public final class Hub {
     return Future.join(removals).mapEmpty();
   }
 
+  /**
+   * Closes every connection with {@link CloseCode#GOING_AWAY}, spread evenly over {@code windowMs} in steps of
+   * {@value #DRAIN_STEP_MS} ms (0: all at once); members are announced as left. Completes when the last
+   * connection is closed and the presence store has forgotten them all.
+   */
+  public Future<Void> drain(long windowMs) {
+    checkLoop();
+    List<Session> all = new ArrayList<>(sessions.values());
+    java.util.Collections.shuffle(all);
+    List<Future<Void>> removals = new ArrayList<>();
+    io.vertx.core.Promise<Void> done = io.vertx.core.Promise.promise();
+    long steps = Math.max(1, windowMs / DRAIN_STEP_MS);
+    int perStep = (int) Math.max(1, (all.size() + steps - 1) / steps);
+    drainStep(all, 0, perStep, removals, done);
+    return done.future();
+  }
+
+  static final long DRAIN_STEP_MS = 100;
+
+  private void drainStep(List<Session> all, int from, int perStep, List<Future<Void>> removals, io.vertx.core.Promise<Void> done) {
+    int to = Math.min(all.size(), from + perStep);
+    for (int i = from; i < to; i++) {
+      Session s = all.get(i);
+      if (!s.isClosed()) {
+        s.connection().close(CloseCode.GOING_AWAY, "server shutting down");
+        removals.addAll(disconnectAll(s));
+      }
+    }
+    if (to >= all.size() || vertx == null) {
+      // anything opened meanwhile (before the node stopped admitting) goes now
+      for (Session s : new ArrayList<>(sessions.values())) {
+        s.connection().close(CloseCode.GOING_AWAY, "server shutting down");
+        removals.addAll(disconnectAll(s));
+      }
+      Future.join(removals).<Void>mapEmpty().onComplete(ar -> done.complete());
+      return;
+    }
+    vertx.setTimer(DRAIN_STEP_MS, t -> drainStep(all, to, perStep, removals, done));
+  }
+
   private List<Future<Void>> disconnectAll(Session session) {
     List<Future<Void>> removals = new ArrayList<>();
     if (!session.isClosed()) {
       session.markClosed();
       sessions.remove(session.id());
+      telemetry.closed(session.connection().transport(), session.closeCode());
+      if (CONNECTIONS.isInfoEnabled()) {
+        CONNECTIONS.info("connection closed: session={} transport={} address={} user={} duration={}s code={}", session.id(),
+          session.connection().transport(), session.connection().address(), session.identity().user(),
+          String.format(java.util.Locale.ROOT, "%.1f", (System.nanoTime() - session.openedAt) / 1e9),
+          session.closeCode() == 0 ? "client" : session.closeCode());
+      }
       if (vertx != null) {
         if (session.expiryTimer >= 0) {
           vertx.cancelTimer(session.expiryTimer);
@@ -604,11 +670,14 @@ public final class Hub {
 
   private Future<Void> removeMember(Session session, String room) {
     String name = session.mutableRooms().remove(room);
+    telemetry.left();
     String user = session.identity().user();
     boolean visible = access.presenceVisible(room);
     Room r = rooms.get(room);
     if (r != null) {
-      r.members.remove(session.id());
+      if (r.members.remove(session.id()) != null) {
+        memberships--;
+      }
       if (r.floors != null) {
         r.floors.remove(session.id());
       }
@@ -656,6 +725,7 @@ public final class Hub {
 
   private Room openRoom(String room) {
     Room r = new Room(room);
+    roomCount = rooms.size() + 1;
     r.subscribed = broker.subscribe(room, this::onBrokerEvent)
       .compose(sub -> {
         r.subscription = sub;
@@ -684,6 +754,7 @@ public final class Hub {
     if (r.members.isEmpty() && r.watchers.isEmpty() && r.pendingJoins == 0 && !r.dropped) {
       r.dropped = true;
       rooms.remove(r.name, r);
+      roomCount = rooms.size();
       if (r.gapTimer >= 0 && vertx != null) {
         vertx.cancelTimer(r.gapTimer);
         r.gapTimer = -1;
@@ -818,6 +889,7 @@ public final class Hub {
     // not cost the others their event.
     fanOutDepth++;
     try {
+      int count = r.members.size() + r.watchers.size();
       if (r.floors == null || offset < 0) {
         for (Session member : r.members.values()) {
           deliver(member, envelope, r);
@@ -840,6 +912,7 @@ public final class Hub {
           deliver(watcher, envelope, r);
         }
       }
+      telemetry.delivered(count);
     } finally {
       if (--fanOutDepth == 0 && !disconnectAfterFanOut.isEmpty()) {
         List<Session> late = new ArrayList<>(disconnectAfterFanOut);
@@ -902,6 +975,42 @@ public final class Hub {
     Room(String name) {
       this.name = name;
     }
+  }
+
+  /** This hub's {@code n} rooms with the most members here, biggest first (for the admin view). */
+  public List<Map.Entry<String, Integer>> busiestRooms(int n) {
+    return rooms.values().stream().filter(r -> !r.members.isEmpty())
+      .sorted((a, b) -> Integer.compare(b.members.size(), a.members.size()))
+      .limit(n).map(r -> Map.entry(r.name, r.members.size())).toList();
+  }
+
+  private volatile int memberships;
+  private volatile int roomCount;
+
+  /** Members here, counting each connection once per room (readable from any thread, for metrics). */
+  public int memberships() {
+    return memberships;
+  }
+
+  /** Rooms this hub holds (readable from any thread, for metrics). */
+  public int roomCount() {
+    return roomCount;
+  }
+
+  /**
+   * An operator's notice: an {@code event} named {@code notice} with {@code {"text"}}, to the members of
+   * {@code room}, or to every connection of the hub when {@code room} is null.
+   */
+  public void notice(String room, String text) {
+    com.fasterxml.jackson.databind.node.ArrayNode args = Json.MAPPER.createArrayNode();
+    args.addObject().put("text", text);
+    deliverOutside(new Envelope(id, new ChatEvent.External("notice", args, room)), room == null ? Set.of() : Set.of(room), Set.of());
+  }
+
+  /** Closes a room: its members here get the notice, then leave it (the others hear {@code left}). */
+  public void closeRoom(String room, String text) {
+    notice(room, text);
+    remoteLeave(Set.of(room), Set.of(), List.of(room));
   }
 
   /** For tests and health: rooms this hub currently holds. */

@@ -18,9 +18,15 @@ public final class Rules {
   private Rules() {
   }
 
-  /** Rooms are 1 to 64 characters of {@code [A-Za-z0-9_.-]}, and never shaped like a session id. */
+  /** Rooms whose name starts with this are the server's own (the nodes' control channel); clients cannot use them. */
+  public static final String RESERVED_PREFIX = "__";
+
+  /**
+   * Rooms are 1 to 64 characters of {@code [A-Za-z0-9_.-]}, never shaped like a session id and never starting
+   * with {@value #RESERVED_PREFIX}.
+   */
   public static boolean validRoom(String room) {
-    return room != null && ROOM.matcher(room).matches() && !isSessionId(room);
+    return room != null && ROOM.matcher(room).matches() && !isSessionId(room) && !room.startsWith(RESERVED_PREFIX);
   }
 
   /** Whether a string has the shape of a session id (an emit to it targets that session alone). */
@@ -81,7 +87,7 @@ public final class Rules {
   public static String checkRoom(String room) {
     if (!validRoom(room)) {
       throw new ChatException(ErrorCode.INVALID_ROOM,
-        "room must be 1 to " + MAX_ROOM_LENGTH + " characters of A-Z a-z 0-9 _ . - and not shaped like a session id");
+        "room must be 1 to " + MAX_ROOM_LENGTH + " characters of A-Z a-z 0-9 _ . -, not start with __ and not be shaped like a session id");
     }
     return room;
   }

@@ -35,6 +35,10 @@ public final class Session {
   String countedUser;
   long expiryTimer = -1;
   long authTimer = -1;
+  /** When the session opened ({@link System#nanoTime}), for the close log line. */
+  final long openedAt = System.nanoTime();
+  /** The close code the server gave (0: the client or the network ended the connection). */
+  private int closeCode;
 
   Session(String id, Hub hub, Connection connection, TokenBucket rate, int maxPending) {
     this.id = id;
@@ -68,6 +72,17 @@ public final class Session {
 
   void identity(Identity identity) {
     this.identity = identity;
+  }
+
+  /** Records the code the server closes this connection with (transports call it from their close). */
+  public void closingWith(CloseCode code) {
+    if (closeCode == 0) {
+      closeCode = code.code();
+    }
+  }
+
+  int closeCode() {
+    return closeCode;
   }
 
   java.util.Set<String> watching() {
@@ -119,6 +134,7 @@ public final class Session {
         outcome = ar.result();
       } else if (ar.cause() instanceof ChatException e) {
         outcome = new Outcome.Failed(e);
+        hub.telemetry().refused(e.code());
       } else {
         LOG.error("command failed: session={} transport={} command={}", id, connection.transport(),
           command.getClass().getSimpleName(), ar.cause());

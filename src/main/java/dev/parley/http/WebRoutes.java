@@ -9,7 +9,7 @@ import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.StaticHandler;
 
 /**
- * The plain HTTP side of a node: {@code GET /health}, the chat page from {@code webroot/}, and the
+ * The plain HTTP side of a node: {@code GET /health} and {@code /ready} (also on the management listener), the chat page from {@code webroot/}, and the
  * browser libraries from WebJars under {@code /webjars/}. Pages get a strict Content-Security-Policy.
  */
 public final class WebRoutes {
@@ -35,16 +35,12 @@ public final class WebRoutes {
     router.get("/health").handler(ctx -> ctx.response()
       .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
       .putHeader(HttpHeaders.CACHE_CONTROL, "no-store")
-      .end(new JsonObject()
-        .put("status", "UP")
-        .put("node", node.id())
-        .put("hub", hub.id())
-        .put("connections", node.connections())
-        .put("broker", new JsonObject()
-          .put("type", node.config().broker().type())
-          .put("state", node.broker().state().name().toLowerCase(java.util.Locale.ROOT)))
-        .put("relay", dev.parley.relay.Relay.of(ctx.vertx(), node).stats())
-        .encode()));
+      .end(node.health().put("hub", hub.id()).encode()));
+    router.get("/ready").handler(ctx -> ctx.response()
+      .setStatusCode(node.ready() ? 200 : 503)
+      .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+      .putHeader(HttpHeaders.CACHE_CONTROL, "no-store")
+      .end(node.readiness().encode()));
 
     router.route("/webjars/*").handler(WebRoutes::securityHeaders)
       .handler(StaticHandler.create("META-INF/resources/webjars").setCachingEnabled(true).setMaxAgeSeconds(86_400));
@@ -57,7 +53,8 @@ public final class WebRoutes {
       .handler(StaticHandler.create("webroot").setIndexPage("index.html").setCachingEnabled(false));
   }
 
-  private static void securityHeaders(RoutingContext ctx) {
+  /** The headers every page gets (the admin page too). */
+  public static void securityHeaders(RoutingContext ctx) {
     ctx.response().headers()
       .set("Content-Security-Policy", CONTENT_SECURITY_POLICY)
       .set("X-Content-Type-Options", "nosniff")

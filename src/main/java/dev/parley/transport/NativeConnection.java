@@ -136,6 +136,9 @@ public abstract class NativeConnection implements Connection {
   public final void close(CloseCode code, String reason) {
     if (!closing) {
       closing = true;
+      if (session != null) {
+        session.closingWith(code);
+      }
       if (outbound != null) {
         outbound.closing();
       }

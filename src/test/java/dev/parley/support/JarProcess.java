@@ -40,6 +40,7 @@ public final class JarProcess implements AutoCloseable {
     Path log = Files.createTempFile("parley-" + name + "-", ".log");
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
     pb.environment().put("PARLEY_HTTP_PORT", Integer.toString(port));
+    pb.environment().putIfAbsent("PARLEY_MANAGEMENT_PORT", "0"); // several nodes on one machine
     return new JarProcess(pb.start(), port, log);
   }
 

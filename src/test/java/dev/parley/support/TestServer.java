@@ -17,6 +17,7 @@ public final class TestServer {
   public static JsonObject config(JsonObject overrides) {
     JsonObject base = new JsonObject()
       .put("http", new JsonObject().put("host", "127.0.0.1").put("port", 0))
+      .put("management", new JsonObject().put("port", 0))
       .put("heartbeat", new JsonObject().put("intervalMs", 10_000).put("timeoutMs", 10_000))
       .put("limits", new JsonObject().put("ratePerSecond", 10_000).put("rateBurst", 10_000));
     return base.mergeIn(overrides, true);

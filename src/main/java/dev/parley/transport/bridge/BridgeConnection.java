@@ -163,6 +163,7 @@ final class BridgeConnection implements Connection {
   public void close(CloseCode code, String reason) {
     if (!closing) {
       closing = true;
+      session.closingWith(code);
       outbound.closing();
       if (code == CloseCode.UNAUTHORIZED || code == CloseCode.TOKEN_EXPIRED || code == CloseCode.TOO_MANY_CONNECTIONS) {
         socket.write(new JsonObject().put("type", "err").put("body", code.name().toLowerCase(java.util.Locale.ROOT))
@@ -179,6 +180,11 @@ final class BridgeConnection implements Connection {
     closing = true;
     outbound.closing();
     hub.disconnect(session);
+  }
+
+  @Override
+  public String address() {
+    return socket.remoteAddress() == null ? null : socket.remoteAddress().hostAddress();
   }
 
   @Override

@@ -187,6 +187,7 @@ public final class EngineServer implements Handler<RoutingContext> {
     }
     EngineSession session = create(ticket);
     session.authorization(ctx.request().getHeader("Authorization"));
+    session.address(ctx.request().remoteAddress() == null ? null : ctx.request().remoteAddress().hostAddress());
     answer(ctx, 200, "text/plain; charset=UTF-8", "0" + handshake(session.id(), true));
     session.started();
     session.expectRequestWithin(pingTimeoutMs);
@@ -204,6 +205,7 @@ public final class EngineServer implements Handler<RoutingContext> {
       }
       EngineSession session = create(ticket);
       session.authorization(ctx.request().getHeader("Authorization"));
+      session.address(ctx.request().remoteAddress() == null ? null : ctx.request().remoteAddress().hostAddress());
       // handlers first: the client answers the open packet at once
       session.attachWebSocket(ar.result());
       ar.result().writeTextMessage("0" + handshake(session.id(), false));

@@ -72,6 +72,16 @@ public final class EngineSession {
   }
 
   private String authorization;
+  private String address;
+
+  /** The client address of the handshake request (for logs). */
+  public String address() {
+    return address;
+  }
+
+  void address(String value) {
+    this.address = value;
+  }
 
   /** The handshake request's {@code Authorization} header (null when none): a Bearer token for non-browser clients. */
   public String authorization() {

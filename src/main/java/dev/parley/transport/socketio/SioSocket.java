@@ -157,6 +157,7 @@ public final class SioSocket implements Connection {
     if (closing) {
       return;
     }
+    session.closingWith(code);
     if (code == CloseCode.SLOW_CONSUMER) {
       closing = true;
       connection.engine().close("slow consumer");
@@ -178,6 +179,11 @@ public final class SioSocket implements Connection {
 
   void markClosing() {
     closing = true;
+  }
+
+  @Override
+  public String address() {
+    return connection.engine().address();
   }
 
   @Override

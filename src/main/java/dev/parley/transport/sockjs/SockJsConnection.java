@@ -74,6 +74,11 @@ final class SockJsConnection extends NativeConnection {
   }
 
   @Override
+  public String address() {
+    return socket.remoteAddress() == null ? null : socket.remoteAddress().hostAddress();
+  }
+
+  @Override
   public String transport() {
     return "sockjs";
   }

@@ -80,6 +80,11 @@ final class WebSocketConnection extends NativeConnection {
     open(ws.headers().get("Authorization"));
   }
 
+  @Override
+  public String address() {
+    return ws.remoteAddress() == null ? null : ws.remoteAddress().hostAddress();
+  }
+
   /** UTF-8 length of a string, counting no further than just past {@code limit}. */
   static int utf8Length(String s, int limit) {
     if (s.length() > limit) {
