@@ -89,6 +89,41 @@ class ConfigTest {
     assertTrue(e.getMessage().contains("PARLEY_HTTP_PORT"), e.getMessage());
   }
 
+  /** Any key from PARLEY_<SECTION>_<KEY>, typed like the file and validated like it; other PARLEY_ variables are left alone. */
+  @Test
+  void everyKeyCanComeFromTheEnvironment() {
+    Map<String, String> env = Map.of(
+      "PARLEY_BROKER_TYPE", "redis",
+      "PARLEY_BROKER_REDIS_URI", "redis://cache:6380",
+      "PARLEY_API_KEYS", "key-number-one-0123,key-number-two-0123",
+      "PARLEY_SOCKETIO_ENABLED", "false",
+      "PARLEY_LIMITS_MAXTEXTLENGTH", "100",
+      "PARLEY_MANAGEMENT_ADMIN_KEYS", "[\"admin-key-0123456789\"]",
+      "PARLEY_ROOMS", "[{\"match\":\"lobby\",\"presence\":false}]",
+      "PARLEY_LOG_LEVEL", "DEBUG",
+      "PARLEY_JAR", "target/other.jar");
+    ParleyConfig c = ParleyConfig.from(new JsonObject().put("broker", new JsonObject().put("type", "local")), env, new Properties());
+    assertEquals("redis", c.broker().type(), "the environment wins over the file");
+    assertEquals("redis://cache:6380", c.broker().redisUri());
+    assertEquals(List.of("key-number-one-0123", "key-number-two-0123"), c.api().keys());
+    assertEquals(false, c.socketio().enabled());
+    assertEquals(100, c.limits().maxTextLength());
+    assertEquals(List.of("admin-key-0123456789"), c.management().adminKeys());
+    assertEquals(false, c.rooms().get(0).presence());
+
+    assertRejectedEnv(Map.of("PARLEY_BROKER_TYPO", "x"), "PARLEY_BROKER_TYPO");
+    assertRejectedEnv(Map.of("PARLEY_HTTP_PORT", "eighty"), "PARLEY_HTTP_PORT");
+    assertRejectedEnv(Map.of("PARLEY_HTTP_PORT", "70000"), "http.port");
+    assertRejectedEnv(Map.of("PARLEY_SOCKETIO_ENABLED", "yes"), "PARLEY_SOCKETIO_ENABLED");
+    assertRejectedEnv(Map.of("PARLEY_BROKER", "redis"), "PARLEY_BROKER");
+  }
+
+  private static void assertRejectedEnv(Map<String, String> env, String naming) {
+    ConfigException e = org.junit.jupiter.api.Assertions.assertThrows(ConfigException.class,
+      () -> ParleyConfig.from(new JsonObject(), env, new Properties()));
+    org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains(naming), e.getMessage());
+  }
+
   @Test
   void launcherRefusesMissingUnreadableAndInvalidFiles(@TempDir Path dir) throws Exception {
     Path missing = dir.resolve("missing.json");

@@ -61,4 +61,103 @@ class GracefulStopIT {
         ctx.completeNow();
       })));
   }
+
+  private dev.parley.support.TestRedis redis;
+  private JarProcess other;
+
+  @AfterEach
+  void stopOthers() throws IOException {
+    if (other != null) {
+      other.close();
+    }
+    if (redis != null) {
+      redis.close();
+    }
+  }
+
+  /**
+   * SIGTERM on a node holding 1000 connections (100 rooms of 10): it turns not ready at once, closes every
+   * connection with 1001 spread over the drain window (not all at once), a member of every room on another
+   * node hears each of the 1000 leave, and the process exits with 0 within the window (plus start-up slack).
+   */
+  @Test
+  void sigtermDrainsAThousandConnectionsOverTheWindow(Vertx vertx, VertxTestContext ctx) throws IOException {
+    int rooms = 100;
+    int perRoom = 10;
+    long window = 3_000;
+    redis = dev.parley.support.TestRedis.start();
+    String conf = new io.vertx.core.json.JsonObject()
+      .put("broker", new io.vertx.core.json.JsonObject().put("type", "redis").put("redisUri", redis.uri()))
+      .put("http", new io.vertx.core.json.JsonObject().put("maxConnectionsPerAddress", 0))
+      .put("limits", new io.vertx.core.json.JsonObject().put("maxRoomsPerConnection", rooms).put("ratePerSecond", 10_000)
+        .put("rateBurst", 10_000))
+      .put("drain", new io.vertx.core.json.JsonObject().put("windowMs", window)).encode();
+    node = JarProcess.start("drained", List.of("-conf", conf), Map.of());
+    other = JarProcess.start("watching", List.of("-conf", conf), Map.of());
+    List<WsClient> clients = new java.util.ArrayList<>();
+    java.util.Set<String> leftSessions = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    java.util.Map<WsClient, Long> closedAt = new java.util.concurrent.ConcurrentHashMap<>();
+    long[] terminatedAt = new long[1];
+    Future.all(node.ready(vertx, 30_000), other.ready(vertx, 30_000))
+      .compose(v -> WsClient.connect(vertx, other.port()))
+      .compose(watcher -> {
+        Future<Void> joined = Future.succeededFuture();
+        for (int r = 0; r < rooms; r++) {
+          String room = "drain-" + r;
+          joined = joined.compose(x -> watcher.join(room, "watcher").mapEmpty());
+        }
+        return joined.compose(x -> {
+          // 1000 clients on the drained node, 50 at a time
+          Future<Void> chain = Future.succeededFuture();
+          for (int batch = 0; batch < rooms * perRoom / 50; batch++) {
+            int first = batch * 50;
+            chain = chain.compose(y -> {
+              List<Future<WsClient>> connecting = new java.util.ArrayList<>();
+              for (int i = first; i < first + 50; i++) {
+                String room = "drain-" + (i % rooms);
+                String name = "c" + i;
+                connecting.add(WsClient.connect(vertx, node.port()).compose(c -> c.join(room, name).map(c)));
+              }
+              return Future.all(connecting).map(all -> {
+                for (int i = 0; i < all.size(); i++) {
+                  WsClient c = all.resultAt(i);
+                  clients.add(c);
+                  c.closed().onSuccess(code -> closedAt.put(c, System.nanoTime()));
+                }
+                return null;
+              });
+            });
+          }
+          return chain;
+        }).compose(y -> {
+          // the watcher counts the leaves from now on (the joins it heard are already in its inbox)
+          Future<Void> lefts = collectLefts(watcher, rooms * perRoom, leftSessions);
+          terminatedAt[0] = System.nanoTime();
+          node.terminate();
+          return Future.all(Future.all(clients.stream().map(WsClient::closed).toList()), lefts, node.exited(vertx));
+        });
+      })
+      .onComplete(ctx.succeeding(all -> ctx.verify(() -> {
+        @SuppressWarnings("unchecked")
+        List<Integer> codes = ((io.vertx.core.CompositeFuture) all.resultAt(0)).list();
+        assertTrue(codes.stream().allMatch(code -> code == 1001), "every client told 1001: " + new java.util.TreeSet<>(codes));
+        assertEquals(rooms * perRoom, leftSessions.size(), "every member announced left");
+        assertEquals(0, (Integer) all.resultAt(2), "exit status");
+        long first = closedAt.values().stream().min(Long::compare).orElseThrow();
+        long last = closedAt.values().stream().max(Long::compare).orElseThrow();
+        long spreadMs = (last - first) / 1_000_000;
+        long tookMs = (last - terminatedAt[0]) / 1_000_000;
+        assertTrue(spreadMs >= window / 2, "closes spread over the window, not at once: " + spreadMs + " ms");
+        assertTrue(tookMs <= window + 3_000, "drained within the window: " + tookMs + " ms");
+        ctx.completeNow();
+      })));
+  }
+
+  /** Completes once {@code count} distinct sessions were announced left to {@code watcher}. */
+  private static Future<Void> collectLefts(WsClient watcher, int count, java.util.Set<String> sessions) {
+    return watcher.expect(f -> "left".equals(f.getString("type")), "a left", 20_000).compose(l -> {
+      sessions.add(l.getString("session"));
+      return sessions.size() >= count ? Future.succeededFuture() : collectLefts(watcher, count, sessions);
+    });
+  }
 }

@@ -73,6 +73,11 @@ public final class JarProcess implements AutoCloseable {
     });
   }
 
+  /** Completes with the exit status once the process has ended (waited for on a worker thread). */
+  public Future<Integer> exited(Vertx vertx) {
+    return vertx.executeBlocking(() -> process.waitFor());
+  }
+
   /** kill -9: no shutdown hook, no goodbye to the cluster. */
   public void kill() {
     process.destroyForcibly();

@@ -41,13 +41,21 @@ public final class Polling {
     return done.future();
   }
 
+  /** {@link #until(Vertx, java.util.function.Supplier, java.util.function.Predicate, String)} with a bound of {@code boundMs}. */
+  public static <T> Future<Void> until(Vertx vertx, java.util.function.Supplier<Future<T>> probe,
+                                       java.util.function.Predicate<T> ok, String what, long boundMs) {
+    Promise<Void> done = Promise.promise();
+    ask(vertx, probe, ok, what, System.nanoTime() + boundMs * 1_000_000, done);
+    return done.future();
+  }
+
   private static <T> void ask(Vertx vertx, java.util.function.Supplier<Future<T>> probe, java.util.function.Predicate<T> ok,
                               String what, long deadline, Promise<Void> done) {
     probe.get().onComplete(ar -> {
       if (ar.succeeded() && ok.test(ar.result())) {
         done.complete();
       } else if (System.nanoTime() > deadline) {
-        done.fail(new AssertionError("not within " + BOUND_MS + " ms: " + what + (ar.failed() ? " (" + ar.cause() + ")" : "")));
+        done.fail(new AssertionError("not in time: " + what + (ar.failed() ? " (" + ar.cause() + ")" : "")));
       } else {
         vertx.setTimer(EVERY_MS, t -> ask(vertx, probe, ok, what, deadline, done));
       }
