@@ -72,6 +72,9 @@ const ui = {
   presenceCount: $('presence-count'),
   presenceClose: $('presence-close'),
   memberList: $('member-list'),
+  operatorBanner: $('operator-banner'),
+  operatorBannerText: $('operator-banner-text'),
+  operatorBannerClose: $('operator-banner-close'),
 };
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
@@ -787,6 +790,10 @@ function onFrame(frame) {
 // An event from a producer outside the chat (the Socket.IO Redis emitter): shown as a notice in its
 // room, or in the room on screen when it went to everyone. Always as text.
 function onOutsideEvent({ event, args, room: id }) {
+  if (event === 'notice') {
+    onOperatorNotice(args, id);
+    return;
+  }
   const room = (id && state.rooms.get(id)) || (state.active && state.rooms.get(state.active));
   if (!room || typeof event !== 'string') return;
   const parts = Array.isArray(args) ? args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))) : [];
@@ -796,6 +803,38 @@ function onOutsideEvent({ event, args, room: id }) {
     room.unread = (room.unread || 0) + 1;
     updateTab(room);
   }
+}
+
+/**
+ * An operator's notice (the admin page, management API): `{"event":"notice","args":[{"text"}],"room"?}`.
+ * A line in the room it names; one for everyone goes to every open room, or to a banner when none is open.
+ */
+function onOperatorNotice(args, id) {
+  const text = Array.isArray(args) && args[0] && typeof args[0].text === 'string' ? args[0].text : '';
+  if (!text) return;
+  if (id) {
+    const room = state.rooms.get(id);
+    if (!room) return; // a room this page has left meanwhile
+    addOperatorNotice(room, text);
+    if (state.active !== room.id) {
+      room.unread += 1;
+      updateTab(room);
+      updateTitle();
+    }
+    return;
+  }
+  if (state.rooms.size === 0) {
+    ui.operatorBannerText.textContent = text;
+    ui.operatorBanner.hidden = false;
+    return;
+  }
+  for (const room of state.rooms.values()) addOperatorNotice(room, text);
+}
+
+function addOperatorNotice(room, text) {
+  const notice = addNotice(room, text, 'operator');
+  notice.prepend(el('span', 'operator-tag', 'Operator'));
+  return notice;
 }
 
 function onWelcome(frame) {
@@ -1134,6 +1173,18 @@ function confirm(room, entry, frame) {
 function onLeft({ room: id, session, user, name, ts }) {
   const room = state.rooms.get(id);
   const key = memberKey(session, user);
+  if (room && session === state.session && room.status === 'joined') {
+    // this connection itself was taken out of the room (an operator closed it)
+    room.status = 'error';
+    room.members.clear();
+    addNotice(room, 'You are no longer a member of this room.', 'leave', ts);
+    updateTab(room);
+    if (state.active === id) {
+      updateRoomChrome();
+      renderPresence();
+    }
+    return;
+  }
   if (!room || !room.members.has(key)) return;
   room.members.delete(key);
   const stillHere = memberNames(room).includes(name);
@@ -1307,6 +1358,10 @@ ui.leaveButton.addEventListener('click', () => {
 });
 
 ui.retryNow.addEventListener('click', () => connection.retryNow());
+
+ui.operatorBannerClose.addEventListener('click', () => {
+  ui.operatorBanner.hidden = true;
+});
 
 narrowScreen.addEventListener('change', () => {
   setPresenceOpen(!narrowScreen.matches);

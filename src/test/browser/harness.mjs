@@ -244,9 +244,10 @@ http {
 /**
  * Starts the server and the browser together. If either fails, the other is shut down again, so a
  * failed `before` never leaves a process behind that keeps the test runner alive.
+ * @param {Parameters<typeof startServer>[0]} [serverOptions]  as for startServer
  */
-export async function startServerAndBrowser() {
-  const [server, browser] = await Promise.allSettled([startServer(), launchBrowser()]);
+export async function startServerAndBrowser(serverOptions = {}) {
+  const [server, browser] = await Promise.allSettled([startServer(serverOptions), launchBrowser()]);
   if (server.status === 'fulfilled' && browser.status === 'fulfilled') {
     return { server: server.value, browser: browser.value };
   }
@@ -277,6 +278,22 @@ export async function waitForConnections(server, accept, { timeout = 15_000 } = 
       last = String(e);
     }
     if (Date.now() > deadline) throw new Error(`server still counts ${last} connections (expected ${accept})`);
+    await new Promise((resolve) => setTimeout(resolve, HEALTH_POLL_MS));
+  }
+}
+
+/**
+ * The management listener's base URL (`http://127.0.0.1:<port>`, no trailing slash). The harness starts
+ * servers with PARLEY_MANAGEMENT_PORT=0, so the port is read from the line the server logs once it listens:
+ * `management listening on http://<host>:<port>/ (...)`. Call it soon after the start: the output kept is
+ * bounded (the oldest lines go first).
+ */
+export async function managementUrl(server, { timeout = 10_000 } = {}) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const found = /management listening on (http:\/\/[^\s/]+)\//.exec(server.output());
+    if (found) return found[1];
+    if (Date.now() > deadline) throw new Error(`no "management listening on" line in the server's output:\n${server.output().slice(-4_000)}`);
     await new Promise((resolve) => setTimeout(resolve, HEALTH_POLL_MS));
   }
 }

@@ -1007,10 +1007,20 @@ public final class Hub {
     deliverOutside(new Envelope(id, new ChatEvent.External("notice", args, room)), room == null ? Set.of() : Set.of(room), Set.of());
   }
 
-  /** Closes a room: its members here get the notice, then leave it (the others hear {@code left}). */
+  /**
+   * Closes a room: its members here get the notice, then leave it: the others hear {@code left}, and each
+   * member gets its own {@code left} too, so that it knows it is out.
+   */
   public void closeRoom(String room, String text) {
     notice(room, text);
-    remoteLeave(Set.of(room), Set.of(), List.of(room));
+    for (Session s : match(Set.of(room), Set.of())) {
+      String name = s.rooms().get(room);
+      if (name == null) {
+        continue; // a watcher, not a member
+      }
+      s.submit(() -> leave(s, room)).onSuccess(v -> s.connection().deliver(new Envelope(id,
+        new ChatEvent.Left(room, s.id(), name, clock.getAsLong(), s.identity().user()))));
+    }
   }
 
   /** For tests and health: rooms this hub currently holds. */

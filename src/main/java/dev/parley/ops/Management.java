@@ -59,7 +59,14 @@ public final class Management {
       .end(metrics.scrape()));
     router.get("/health").handler(ctx -> json(ctx, 200, node.health()));
     router.get("/ready").handler(ctx -> json(ctx, node.ready() ? 200 : 503, node.readiness()));
-    router.get("/admin").handler(ctx -> ctx.redirect("/admin/"));
+    // Vert.x matches "/admin" with and without its trailing slash: only the bare one is sent on
+    router.get("/admin").handler(ctx -> {
+      if (ctx.request().path().equals("/admin")) {
+        ctx.redirect("/admin/");
+      } else {
+        ctx.next();
+      }
+    });
     router.route("/admin/api/*").handler(m::authenticate);
     router.get("/admin/api/overview").handler(m::overview);
     router.post("/admin/api/*").handler(BodyHandler.create(false).setBodyLimit(16_384));
@@ -128,7 +135,8 @@ public final class Management {
 
   private void overview(RoutingContext ctx) {
     ObjectNode body = Json.MAPPER.createObjectNode().put("node", node.id()).put("ts", System.currentTimeMillis());
-    body.putArray("nodes").addAll(control.nodes());
+    var nodes = body.putArray("nodes");
+    control.nodes().forEach(n -> nodes.add(n.deepCopy().without("sentAt")));
     double rt = metrics.brokerRoundTripMs();
     if (!Double.isNaN(rt)) {
       body.put("brokerRoundTripMs", rt);

@@ -174,13 +174,16 @@ public final class Metrics implements Telemetry {
     return open.values().stream().mapToInt(AtomicInteger::get).sum();
   }
 
+  private volatile long lastRoundTripNanos = -1;
+
   public void brokerRoundTrip(long nanos) {
     brokerRoundTrip.record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+    lastRoundTripNanos = nanos;
   }
 
-  /** The median broker round trip so far in ms (NaN before any probe came back). */
+  /** The latest broker round trip in ms (NaN before any probe came back). */
   public double brokerRoundTripMs() {
-    var snapshot = brokerRoundTrip.takeSnapshot();
-    return snapshot.count() == 0 ? Double.NaN : snapshot.mean(java.util.concurrent.TimeUnit.MILLISECONDS);
+    long n = lastRoundTripNanos;
+    return n < 0 ? Double.NaN : n / 1e6;
   }
 }
