@@ -98,6 +98,7 @@ class OperationsTest {
               assertEquals(1, sample(after, "parley_ready"));
               assertTrue(after.contains("jvm_memory_used_bytes"), "JVM metrics are there");
               assertTrue(after.contains("parley_event_loop_lag_seconds{hub="), "event loop lag");
+              assertTrue(after.contains("parley_engineio_sessions{transport=\"websocket\"} 0.0"), "Engine.IO sessions");
               assertTrue(after.contains("parley_history_operations_seconds_count{op=\"append\",outcome=\"ok\"}"), "history ops");
             });
             return null;

@@ -53,7 +53,16 @@ public final class EngineServer implements Handler<RoutingContext> {
     this.vertx = vertx;
     this.node = node;
     this.path = path;
-    this.sessions = node.shared(Registry.class, Registry::new).sessions;
+    this.sessions = node.shared(Registry.class, () -> {
+      Registry r = new Registry();
+      if (node.metrics() != null) {
+        for (boolean ws : new boolean[]{false, true}) {
+          node.metrics().gauge("parley_engineio_sessions", "Engine.IO sessions (Socket.IO connections), by transport",
+            () -> r.sessions.values().stream().filter(x -> x.isWebSocket() == ws).count(), "transport", ws ? "websocket" : "polling");
+        }
+      }
+      return r;
+    }).sessions;
     this.listeners = listeners;
     this.pingIntervalMs = pingIntervalMs;
     this.pingTimeoutMs = pingTimeoutMs;
