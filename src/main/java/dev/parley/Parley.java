@@ -71,10 +71,42 @@ public final class Parley extends VertxApplication {
       }
     }
 
+    private final java.util.concurrent.atomic.AtomicBoolean drained = new java.util.concurrent.atomic.AtomicBoolean();
+
+    /**
+     * SIGTERM is taken over once Vert.x runs: the node drains while everything still works (the broker's
+     * connections, the management listener), and only then does the process exit, through the launcher's
+     * shutdown (Vert.x closes its resources at once when its own shutdown starts, which would cut the broker
+     * off in the middle of the drain). A second SIGTERM during the drain exits at once.
+     */
     @Override
-    public void beforeStoppingVertx(io.vertx.launcher.application.HookContext context) {
+    public void afterVertxStarted(io.vertx.launcher.application.HookContext context) {
+      io.vertx.core.Vertx vertx = context.vertx();
+      java.util.concurrent.atomic.AtomicBoolean asked = new java.util.concurrent.atomic.AtomicBoolean();
+      try {
+        sun.misc.Signal.handle(new sun.misc.Signal("TERM"), signal -> {
+          if (!asked.compareAndSet(false, true)) {
+            LOG.info("second SIGTERM: stopping now");
+            Runtime.getRuntime().halt(143);
+          }
+          Thread stopper = new Thread(() -> {
+            drain(vertx);
+            System.exit(0);
+          }, "parley-drain");
+          stopper.start();
+        });
+      } catch (IllegalArgumentException | UnsupportedOperationException e) {
+        LOG.warn("cannot take over SIGTERM ({}): a stop will drain while Vert.x closes", e.toString());
+      }
+    }
+
+    /** Drains the node (once), blocking the calling thread (a signal or shutdown thread, never an event loop). */
+    private void drain(io.vertx.core.Vertx vertx) {
+      if (!drained.compareAndSet(false, true)) {
+        return;
+      }
       stopping = System.nanoTime();
-      ParleyNode node = ParleyNode.of(context.vertx());
+      ParleyNode node = ParleyNode.of(vertx);
       if (node == null) {
         return;
       }
@@ -83,19 +115,22 @@ public final class Parley extends VertxApplication {
       try {
         node.drain(window).toCompletionStage().toCompletableFuture().get(window + 10_000, java.util.concurrent.TimeUnit.MILLISECONDS);
         LOG.info("drained in {} ms; closing", (System.nanoTime() - stopping) / 1_000_000);
+        // the broker is flushed and left while Vert.x still runs (its own close cuts connections at once)
+        node.closeShared().toCompletionStage().toCompletableFuture().get(10_000, java.util.concurrent.TimeUnit.MILLISECONDS);
       } catch (Exception e) {
         LOG.warn("drain did not finish: {}; closing anyway", e.toString());
       }
     }
 
     @Override
+    public void beforeStoppingVertx(io.vertx.launcher.application.HookContext context) {
+      drain(context.vertx()); // a stop that did not come through SIGTERM (SIGINT, say)
+    }
+
+    @Override
     public void afterVertxStopped(io.vertx.launcher.application.HookContext context) {
       if (stopping > 0) {
         LOG.info("stopped in {} ms", (System.nanoTime() - stopping) / 1_000_000);
-        // a stop asked for with SIGTERM that went through is a success: exit 0, not 143
-        ch.qos.logback.classic.LoggerContext logs = (ch.qos.logback.classic.LoggerContext) LoggerFactory.getILoggerFactory();
-        logs.stop();
-        Runtime.getRuntime().halt(0);
       }
     }
   }

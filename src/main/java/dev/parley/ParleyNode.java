@@ -179,19 +179,34 @@ public final class ParleyNode {
       if (ar.failed()) {
         return Future.succeededFuture();
       }
-      ParleyNode node = ar.result();
-      io.vertx.core.Promise<Void> closed = io.vertx.core.Promise.promise();
-      node.context.runOnContext(v -> {
-        if (node.metrics != null) {
-          node.metrics.close();
-        }
-        Future<Void> ops = Future.join(node.control == null ? Future.succeededFuture() : node.control.stop(),
-          node.management == null ? Future.succeededFuture() : node.management.close()).mapEmpty();
-        Future<Void> emitter = ops.eventually(() -> node.emitter == null ? Future.succeededFuture() : node.emitter.close());
-        emitter.eventually(node.broker::close).onComplete(closed);
-      });
-      return closed.future();
+      return ar.result().closeShared();
     });
+  }
+
+  private Future<Void> sharedClosed;
+
+  /**
+   * Closes what the node's hubs share, once: metrics listeners, the control channel, the management listener,
+   * the emitter listener, then the broker (this node's presence entries removed, subscriptions dropped). A
+   * graceful stop does it right after the drain, while Vert.x still runs; the last instance's release finds
+   * it done.
+   */
+  public synchronized Future<Void> closeShared() {
+    if (sharedClosed != null) {
+      return sharedClosed;
+    }
+    io.vertx.core.Promise<Void> closed = io.vertx.core.Promise.promise();
+    sharedClosed = closed.future();
+    context.runOnContext(v -> {
+      if (metrics != null) {
+        metrics.close();
+      }
+      Future<Void> ops = Future.join(control == null ? Future.succeededFuture() : control.stop(),
+        management == null ? Future.succeededFuture() : management.close()).mapEmpty();
+      Future<Void> listener = ops.eventually(() -> emitter == null ? Future.succeededFuture() : emitter.close());
+      listener.eventually(broker::close).onComplete(closed);
+    });
+    return sharedClosed;
   }
 
   /** The node of a Vert.x instance that is running Parley, or null (for tests and tools). */
