@@ -55,9 +55,18 @@ class GracefulStopIT {
               .compose(notice -> sockjs.closed().map(notice)));
         });
       })
+      .compose(all -> node.exited(vertx).map(status -> {
+        ctx.verify(() -> assertEquals(0, status, "exit status after a drain"));
+        return all;
+      }))
       .onComplete(ctx.succeeding(all -> ctx.verify(() -> {
         assertEquals(1001, (Integer) all.resultAt(0), "/ws close code");
         assertEquals(1001, ((io.vertx.core.json.JsonObject) all.resultAt(1)).getInteger("code"), "SockJS close notice");
+        String log = node.logText();
+        assertTrue(log.contains("connection opened: session=") && log.contains("transport=sockjs"), "a line per connection opened");
+        assertTrue(log.contains("transport=ws address=127.0.0.1 user=null duration="), "a line per connection closed");
+        assertTrue(log.contains("code=1001"), "with the close code");
+        assertTrue(log.contains("stop requested: draining 2 connections"), "the drain is logged");
         ctx.completeNow();
       })));
   }
