@@ -7,7 +7,6 @@ import io.vertx.core.Future;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -19,30 +18,14 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class LocalPresenceStore implements PresenceStore {
 
-  private final ConcurrentHashMap<String, Map<String, Group>> rooms = new ConcurrentHashMap<>();
-
-  /** One member: its name, its user (null: anonymous) and its connections in the room. */
-  static final class Group {
-    final String name;
-    final String user;
-    final LinkedHashSet<String> sessions = new LinkedHashSet<>(2);
-
-    Group(String name, String user) {
-      this.name = name;
-      this.user = user;
-    }
-
-    Member member() {
-      return user == null ? new Member(sessions.iterator().next(), name) : Member.user(user, name, sessions.size());
-    }
-  }
+  private final ConcurrentHashMap<String, Map<String, MemberConnections>> rooms = new ConcurrentHashMap<>();
 
   @Override
   public Future<Boolean> add(String room, Member member) {
     boolean[] first = {false};
     rooms.compute(room, (k, members) -> {
-      Map<String, Group> m = members == null ? new LinkedHashMap<>() : members;
-      Group g = m.computeIfAbsent(member.key(), x -> new Group(member.name(), member.user()));
+      Map<String, MemberConnections> m = members == null ? new LinkedHashMap<>() : members;
+      MemberConnections g = m.computeIfAbsent(member.key(), x -> new MemberConnections(member.name(), member.user()));
       first[0] = g.sessions.isEmpty();
       g.sessions.add(member.session());
       return m;
@@ -55,7 +38,7 @@ public final class LocalPresenceStore implements PresenceStore {
     boolean[] last = {false};
     rooms.computeIfPresent(room, (k, members) -> {
       String key = Member.key(session, user);
-      Group g = members.get(key);
+      MemberConnections g = members.get(key);
       if (g != null && g.sessions.remove(session) && g.sessions.isEmpty()) {
         members.remove(key);
         last[0] = true;
@@ -76,9 +59,9 @@ public final class LocalPresenceStore implements PresenceStore {
   }
 
   /** The first {@code limit} members of an insertion-ordered map, walking no further than that. */
-  static ChatEvent.Presence firstOf(String room, Map<String, Group> members, int limit) {
+  static ChatEvent.Presence firstOf(String room, Map<String, MemberConnections> members, int limit) {
     List<Member> first = new ArrayList<>(limit > 0 ? Math.min(limit, members.size()) : members.size());
-    for (Group g : members.values()) {
+    for (MemberConnections g : members.values()) {
       if (limit > 0 && first.size() == limit) {
         break;
       }

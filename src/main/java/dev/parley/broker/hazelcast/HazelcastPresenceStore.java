@@ -9,6 +9,7 @@ import com.hazelcast.core.ReadOnly;
 import com.hazelcast.map.EntryProcessor;
 import com.hazelcast.map.IMap;
 import dev.parley.broker.Callers;
+import dev.parley.broker.MemberConnections;
 import dev.parley.core.ChatEvent;
 import dev.parley.core.Envelope;
 import dev.parley.core.Member;
@@ -21,7 +22,6 @@ import org.slf4j.LoggerFactory;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
@@ -120,7 +120,7 @@ public final class HazelcastPresenceStore implements PresenceStore {
         if (e.getValue() == null) {
           continue;
         }
-        for (Group g : e.getValue().members.values()) {
+        for (MemberConnections g : e.getValue().members.values()) {
           String session = g.sessions.isEmpty() ? null : g.sessions.iterator().next();
           publish.accept(new Envelope(nodeId + ".reaper", new ChatEvent.Left(e.getKey(), session, g.name, now, g.user)));
           count++;
@@ -134,20 +134,7 @@ public final class HazelcastPresenceStore implements PresenceStore {
   /** A room's members in join order: member key to the member's connections. Stored as an object and changed in place. */
   static final class RoomMembers implements Serializable {
     private static final long serialVersionUID = 2L;
-    final LinkedHashMap<String, Group> members = new LinkedHashMap<>();
-  }
-
-  /** One member: its name, its user (null: anonymous), its connections in the room. */
-  static final class Group implements Serializable {
-    private static final long serialVersionUID = 1L;
-    final String name;
-    final String user;
-    final LinkedHashSet<String> sessions = new LinkedHashSet<>(2);
-
-    Group(String name, String user) {
-      this.name = name;
-      this.user = user;
-    }
+    final LinkedHashMap<String, MemberConnections> members = new LinkedHashMap<>();
   }
 
   /** The first members of a room and its size, as a presence reply needs them. */
@@ -179,7 +166,7 @@ public final class HazelcastPresenceStore implements PresenceStore {
     @Override
     public Boolean process(Map.Entry<String, RoomMembers> entry) {
       RoomMembers room = entry.getValue() == null ? new RoomMembers() : entry.getValue();
-      Group g = room.members.computeIfAbsent(key, k -> new Group(name, user));
+      MemberConnections g = room.members.computeIfAbsent(key, k -> new MemberConnections(name, user));
       boolean first = g.sessions.isEmpty();
       g.sessions.add(session);
       entry.setValue(room);
@@ -200,7 +187,7 @@ public final class HazelcastPresenceStore implements PresenceStore {
     @Override
     public Boolean process(Map.Entry<String, RoomMembers> entry) {
       RoomMembers room = entry.getValue();
-      Group g = room == null ? null : room.members.get(key);
+      MemberConnections g = room == null ? null : room.members.get(key);
       if (g == null || !g.sessions.remove(session)) {
         return false;
       }
@@ -232,7 +219,7 @@ public final class HazelcastPresenceStore implements PresenceStore {
       List<String> names = new ArrayList<>(n);
       List<String> users = new ArrayList<>(n);
       List<Integer> counts = new ArrayList<>(n);
-      for (Group g : room.members.values()) {
+      for (MemberConnections g : room.members.values()) {
         if (sessions.size() == n) {
           break;
         }
@@ -270,7 +257,7 @@ public final class HazelcastPresenceStore implements PresenceStore {
       RoomMembers gone = new RoomMembers();
       boolean changed = false;
       for (var it = room.members.entrySet().iterator(); it.hasNext(); ) {
-        Map.Entry<String, Group> m = it.next();
+        Map.Entry<String, MemberConnections> m = it.next();
         String removed = null;
         for (var s = m.getValue().sessions.iterator(); s.hasNext(); ) {
           String session = s.next();
@@ -282,7 +269,7 @@ public final class HazelcastPresenceStore implements PresenceStore {
         }
         if (removed != null && m.getValue().sessions.isEmpty()) {
           it.remove();
-          Group g = new Group(m.getValue().name, m.getValue().user);
+          MemberConnections g = new MemberConnections(m.getValue().name, m.getValue().user);
           g.sessions.add(removed);
           gone.members.put(m.getKey(), g);
         }
