@@ -17,6 +17,8 @@
 # 127.0.0.1:6399 first, e.g. `taskset -c 1 redis-server --port 6399 --save "" --daemonize yes`).
 # Offered loads (deliveries/s) of the open-loop sweeps can be replaced: F1_LOADS, F2_LOADS, F3_LOADS, W1_LOADS;
 # C1's base load, churn rates (operations/s) and churn connections: C1_LOAD, C1_CHURN, C1_CONNS.
+# SIO_CLIENTS=1 (default) adds parley-sio to the pairs of F1-F3, S1 and M1: Parley started the same way, the
+# generator speaking Socket.IO to its /socket.io/ (SIO_CLIENTS=0: reference, Parley, floor only, as before).
 # Results: bench/results/<stamp>/ (one JSON per run, summary.md, plots/*.png); the newest summary is
 # also copied to docs/performance-latest.md.
 set -euo pipefail
@@ -36,6 +38,9 @@ fi
 SERVER_CPU=${SERVER_CPU:-0}
 GEN_CPU=${GEN_CPU:-1}
 NOISE_MAX=${NOISE_MAX:-0.15}
+SIO_CLIENTS=${SIO_CLIENTS:-1}
+SIO_KIND=""
+[ "$SIO_CLIENTS" = 1 ] && SIO_KIND=parley-sio
 JAVA=${JAVA:-java}
 JVM_FLAGS=${JVM_FLAGS:-"-Xms512m -Xmx512m -XX:+UseParallelGC -XX:+AlwaysPreTouch"}
 STAMP=$(date +%Y%m%d-%H%M%S)
@@ -63,6 +68,7 @@ LOADGEN=$ROOT/bench/loadgen/loadgen
   echo "node: $(node --version), socket.io $(node -p 'require("./bench/reference/node_modules/socket.io/package.json").version')"
   echo "parley: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
   echo "pinning: server on core $SERVER_CPU, generator on core $GEN_CPU (W1 unpinned)"
+  echo "parley-sio (Parley with Socket.IO clients) in F1-F3, S1, M1: $([ -n "$SIO_KIND" ] && echo yes || echo no)"
   echo "pairs: $PAIRS, prewarm ${PREWARM_S}s, warmup ${WARMUP_S}s, measured ${DURATION_S}s per point"
 } > "$OUT/setup.txt"
 
@@ -160,7 +166,7 @@ fanout() {
   local scenario=$1 rooms=$2 subs=$3 pubs=$4; shift 4
   local loads=("$@")
   for pair in $(seq 1 "$PAIRS"); do
-    for kind in reference parley floor; do
+    for kind in reference parley $SIO_KIND floor; do
       start_server "$kind" pinned
       if [ "$kind" != floor ]; then
         prewarm "$kind" pinned
@@ -177,7 +183,7 @@ fanout() {
 
 saturation() {
   for pair in $(seq 1 "$PAIRS"); do
-    for kind in reference parley; do
+    for kind in reference parley $SIO_KIND; do
       start_server "$kind" pinned
       prewarm "$kind" pinned
       measure S1 "$kind" pinned "$pair" closed --rooms 1 --subs 1000 --pubs 2 --closed 32
@@ -205,23 +211,24 @@ heap_probe() {
 idle() {
   local n=$1
   for pair in $(seq 1 "$PAIRS"); do
-    for kind in reference parley; do
+    for kind in reference parley $SIO_KIND; do
       start_server "$kind" pinned
       # prewarm the connect + join path (JIT, allocator arenas) with a fifth of the connections, closed again
       # before the measured run starts, so the figures are per connection and not the server's first minute
       gen "$kind" pinned "$OUT/prewarm-M1-$kind.json" --rooms $(( n / 500 )) --subs 100 --idle --connect-rate 2000 \
         --duration 1 --label prewarm || true
-      local probe=""
-      if [ "$kind" = parley ]; then
+      local probe="" hk=""
+      [ "$kind" = parley-sio ] && hk=-sio
+      if [ "$kind" = parley ] || [ "$kind" = parley-sio ]; then
         sleep 1   # let the prewarm's disconnects finish
-        live_heap_kb > "$OUT/heap-before.kb"
-        heap_probe "$(grep -c '^READY' "$LOG")" "$OUT/heap-ready.kb" &
+        live_heap_kb > "$OUT/heap-before$hk.kb"
+        heap_probe "$(grep -c '^READY' "$LOG")" "$OUT/heap-ready$hk.kb" &
         probe=$!
       fi
       measure M1 "$kind" pinned "$pair" "$n" --rooms $(( n / 100 )) --subs 100 --idle --connect-rate 2000
       if [ -n "$probe" ]; then
         wait "$probe" || true
-        python3 - "$OUT/M1-$n-$kind-pair$pair.json" "$OUT/heap-before.kb" "$OUT/heap-ready.kb" "$n" <<'PY' || true
+        python3 - "$OUT/M1-$n-$kind-pair$pair.json" "$OUT/heap-before$hk.kb" "$OUT/heap-ready$hk.kb" "$n" <<'PY' || true
 import json, sys
 path, before, ready, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 r = json.load(open(path))

@@ -138,6 +138,65 @@ def fanout_table(name, data, lines):
             shares.append("%s: %s%%" % (point, fmt_range(vals, 0)))
     if shares:
         lines.append("Share of Parley's CPU in the window used by its JIT compiler threads: %s.\n" % "; ".join(shares))
+    if has_kind(data, SIO):
+        sio_fanout_table(name, data, lines)
+
+
+SIO = "parley-sio"  # Parley with the generator speaking Socket.IO to its /socket.io/
+
+
+def has_kind(data, kind):
+    return any(kind in runs for pairs in data.values() for runs in pairs.values())
+
+
+def sio_fanout_table(name, data, lines):
+    """Parley with Socket.IO clients beside the Socket.IO server, Parley with native clients and the floor."""
+    lines.append("#### %s, Socket.IO clients on Parley\n" % name.split(":")[0])
+    lines.append("| offered deliveries/s | Socket.IO us/delivery | Parley us/delivery | Parley with Socket.IO clients "
+                 "us/delivery | C floor us/delivery | Socket.IO / Parley-sio CPU efficiency | Parley-sio / Parley "
+                 "| Parley-sio / floor | p99 SIO (ms) | p99 Parley-sio (ms) | p99 Parley-sio / SIO "
+                 "| loss SIO / Parley-sio |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for point in sort_points(data):
+        pairs = data[point]
+        ref = [pairs[p].get("reference") for p in pairs]
+        par = [pairs[p].get("parley") for p in pairs]
+        sio = [pairs[p].get(SIO) for p in pairs]
+        flo = [pairs[p].get("floor") for p in pairs]
+
+        def ratios(num, den):
+            return [cpu_per_delivery(a) / cpu_per_delivery(b) for a, b in zip(num, den)
+                    if a and b and cpu_per_delivery(a) and cpu_per_delivery(b)]
+        lat_ratio = [p99(b) / p99(a) for a, b in zip(ref, sio) if a and b and p99(a) and p99(b)]
+        floor_ratio = [cpu_per_delivery(b) / (cpu_per_delivery(f) if f and cpu_per_delivery(f) else FLOOR_US)
+                       for b, f in zip(sio, flo) if b and cpu_per_delivery(b)]
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s |" % (
+            point,
+            fmt_range([cpu_per_delivery(r) for r in ref if r]),
+            fmt_range([cpu_per_delivery(r) for r in par if r]),
+            fmt_range([cpu_per_delivery(r) for r in sio if r]),
+            fmt_range([cpu_per_delivery(r) for r in flo if r]),
+            fmt_range(ratios(ref, sio)),
+            fmt_range(ratios(sio, par)),
+            fmt_range(floor_ratio),
+            fmt_range([p99(r) / 1000 for r in ref if r and p99(r)], 1),
+            fmt_range([p99(r) / 1000 for r in sio if r and p99(r)], 1),
+            fmt_range(lat_ratio),
+            sum((r or {}).get("loss", 0) for r in ref), sum((r or {}).get("loss", 0) for r in sio)))
+    kn = knees(data, ("reference", "parley", SIO))
+    ratios_sio = [s / r for r, s in zip(kn["reference"], kn[SIO]) if r]
+    lines.append("")
+    lines.append("Open-loop knee (same criteria): Socket.IO %s, Parley %s, Parley with Socket.IO clients %s; "
+                 "Parley-sio / Socket.IO %s.\n" % (kn["reference"], kn["parley"], kn[SIO], fmt_range(ratios_sio)))
+    shares = []
+    for point in sort_points(data):
+        runs = [data[point][p].get(SIO) for p in data[point]]
+        vals = [100 * r["server_jit_cpu_s"] / r["server_cpu_s"] for r in runs
+                if r and r.get("server_cpu_s") and "server_jit_cpu_s" in r]
+        if vals:
+            shares.append("%s: %s%%" % (point, fmt_range(vals, 0)))
+    if shares:
+        lines.append("Share of Parley-sio's CPU in the window used by its JIT compiler threads: %s.\n" % "; ".join(shares))
 
 
 def simple_ratio_table(title, data, metric, label, higher_is_better=True, lines=None):
@@ -150,6 +209,14 @@ def simple_ratio_table(title, data, metric, label, higher_is_better=True, lines=
         par = [metric(pairs[p]["parley"]) for p in pairs if "parley" in pairs[p]]
         ratio = [b / a for a, b in zip(ref, par) if a and b is not None]
         lines.append("| %s %s | %s | %s | %s |" % (point, label, fmt_range(ref), fmt_range(par), fmt_range(ratio)))
+        if any(SIO in pairs[p] for p in pairs):
+            # the same pair's Socket.IO server against Parley with Socket.IO clients, in the Parley columns
+            both = [(metric(pairs[p]["reference"]) if "reference" in pairs[p] else None, metric(pairs[p][SIO]))
+                    for p in pairs if SIO in pairs[p]]
+            sio = [b for _, b in both]
+            ratio = [b / a for a, b in both if a and b is not None]
+            lines.append("| %s, Parley with Socket.IO clients | %s | %s | %s |" % (
+                " ".join(x for x in (point, label) if x), fmt_range(ref), fmt_range(sio), fmt_range(ratio)))
     lines.append("")
 
 
@@ -215,6 +282,7 @@ def plots(directory, res):
     for scenario in ("F1", "F2", "F3"):
         if scenario not in res:
             continue
+        kinds = ("reference", "parley", "floor") + ((SIO,) if has_kind(res[scenario], SIO) else ())
         for metric, ylabel, fn in (("cpu", "server CPU us per delivery", cpu_per_delivery),
                                    ("p99", "p99 latency (ms)", lambda r: (p99(r) or 0) / 1000)):
             dat = os.path.join(pdir, "%s-%s.dat" % (scenario, metric))
@@ -223,7 +291,7 @@ def plots(directory, res):
                     if not point.isdigit():
                         continue
                     row = [point]
-                    for kind in ("reference", "parley", "floor"):
+                    for kind in kinds:
                         vals = [fn(res[scenario][point][p][kind]) for p in res[scenario][point]
                                 if kind in res[scenario][point][p] and fn(res[scenario][point][p][kind]) is not None]
                         row.append("%.3f" % statistics.median(vals) if vals else "NaN")
@@ -235,6 +303,8 @@ def plots(directory, res):
                       "'%s' using 1:3 with linespoints title 'Parley', "
                       "'%s' using 1:4 with linespoints title 'C floor (fanout_stub)'" % (
                           png, scenario, ylabel, ylabel, dat, dat, dat))
+            if SIO in kinds:
+                script += ", '%s' using 1:5 with linespoints title 'Parley, Socket.IO clients'" % dat
             subprocess.run([gnuplot, "-e", script], check=False)
             made.append(os.path.basename(png))
     return "Plots: " + ", ".join("plots/" + m for m in made)
