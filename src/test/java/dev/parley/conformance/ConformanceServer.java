@@ -47,6 +47,7 @@ public final class ConformanceServer extends VerticleBase {
   public static ParleyConfig config(int port) {
     return ParleyConfig.from(new JsonObject()
       .put("http", new JsonObject().put("host", "127.0.0.1").put("port", port))
+      .put("management", new JsonObject().put("port", 0))
       .put("limits", new JsonObject().put("ratePerSecond", 100_000).put("rateBurst", 100_000))
       .put("socketio", new JsonObject().put("pingIntervalMs", 300).put("pingTimeoutMs", 200).put("maxPayload", 1_000_000)
         .put("connectTimeoutMs", 1_000).put("namespaces", new JsonArray().add("/").add("/custom"))));
