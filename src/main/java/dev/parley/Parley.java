@@ -2,6 +2,7 @@ package dev.parley;
 
 import dev.parley.config.ConfigException;
 import dev.parley.config.ParleyConfig;
+import io.vertx.core.Future;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
 import io.vertx.launcher.application.VertxApplication;
@@ -71,8 +72,6 @@ public final class Parley extends VertxApplication {
       }
     }
 
-    private final java.util.concurrent.atomic.AtomicBoolean drained = new java.util.concurrent.atomic.AtomicBoolean();
-
     /**
      * SIGTERM is taken over once Vert.x runs: the node drains while everything still works (the broker's
      * connections, the management listener), and only then does the process exit, through the launcher's
@@ -89,42 +88,48 @@ public final class Parley extends VertxApplication {
             LOG.info("second SIGTERM: stopping now");
             Runtime.getRuntime().halt(143);
           }
-          Thread stopper = new Thread(() -> {
-            drain(vertx);
-            System.exit(0);
-          }, "parley-drain");
-          stopper.start();
+          // the exit runs on a thread of its own: the shutdown it starts waits for the event loops
+          drain(vertx).onComplete(ar -> new Thread(() -> System.exit(0), "parley-exit").start());
         });
       } catch (IllegalArgumentException | UnsupportedOperationException e) {
         LOG.warn("cannot take over SIGTERM ({}): a stop will drain while Vert.x closes", e.toString());
       }
     }
 
-    /** Drains the node (once), blocking the calling thread (a signal or shutdown thread, never an event loop). */
-    private void drain(io.vertx.core.Vertx vertx) {
-      if (!drained.compareAndSet(false, true)) {
-        return;
+    private Future<Void> draining;
+
+    /**
+     * Drains the node, then closes what its hubs share (the broker flushed and left while Vert.x still runs);
+     * once, whoever asks first. Never fails: a drain that does not finish in time is logged and the stop goes on.
+     */
+    private synchronized Future<Void> drain(io.vertx.core.Vertx vertx) {
+      if (draining != null) {
+        return draining;
       }
-      stopping = System.nanoTime();
       ParleyNode node = ParleyNode.of(vertx);
       if (node == null) {
-        return;
+        draining = Future.succeededFuture();
+        return draining;
       }
+      stopping = System.nanoTime();
       long window = config.drain().windowMs();
       LOG.info("stop requested: draining {} connections over {} ms", node.connections(), window);
-      try {
-        node.drain(window).toCompletionStage().toCompletableFuture().get(window + 10_000, java.util.concurrent.TimeUnit.MILLISECONDS);
-        LOG.info("drained in {} ms; closing", (System.nanoTime() - stopping) / 1_000_000);
-        // the broker is flushed and left while Vert.x still runs (its own close cuts connections at once)
-        node.closeShared().toCompletionStage().toCompletableFuture().get(10_000, java.util.concurrent.TimeUnit.MILLISECONDS);
-      } catch (Exception e) {
-        LOG.warn("drain did not finish: {}; closing anyway", e.toString());
-      }
+      draining = node.drain(window)
+        .timeout(window + 10_000, java.util.concurrent.TimeUnit.MILLISECONDS)
+        .onSuccess(v -> LOG.info("drained in {} ms; closing", (System.nanoTime() - stopping) / 1_000_000))
+        .eventually(() -> node.closeShared().timeout(10_000, java.util.concurrent.TimeUnit.MILLISECONDS))
+        .recover(err -> {
+          LOG.warn("drain did not finish: {}; closing anyway", err.toString());
+          return Future.succeededFuture();
+        });
+      return draining;
     }
 
     @Override
     public void beforeStoppingVertx(io.vertx.launcher.application.HookContext context) {
-      drain(context.vertx()); // a stop that did not come through SIGTERM (SIGINT, say)
+      // a stop that did not come through SIGTERM (SIGINT, say): this runs on the JVM's shutdown thread, and
+      // Vert.x closes when it returns, so it waits here for the drain (already done after a SIGTERM)
+      drain(context.vertx()).toCompletionStage().toCompletableFuture().join();
     }
 
     @Override
