@@ -36,8 +36,10 @@ class SockJsChatTest {
 
   @BeforeEach
   void start(Vertx vertx, VertxTestContext ctx) {
-    // A polling client that goes away between two polls is noticed only when its session times out.
-    JsonObject cfg = new JsonObject().put("sockjs", new JsonObject().put("sessionTimeoutMs", 1_000));
+    // A polling client that goes away between two polls is noticed only when its session times out: 3 s,
+    // short for the tests that wait for it, long enough that a live client's next poll is never late (1 s
+    // lost a session once on a loaded machine)
+    JsonObject cfg = new JsonObject().put("sockjs", new JsonObject().put("sessionTimeoutMs", 3_000));
     TestServer.start(vertx, cfg, 1).onComplete(ctx.succeeding(p -> {
       port = p;
       ctx.completeNow();
