@@ -1,5 +1,9 @@
 package dev.parley.transport.socketio;
 
+import dev.parley.transport.websocket.FrameWriter;
+import dev.parley.transport.websocket.WriteQueues;
+import dev.parley.transport.websocket.WsChannels;
+
 import dev.parley.ParleyNode;
 import dev.parley.relay.Relay;
 import dev.parley.transport.OutboundMemory;
@@ -28,6 +32,8 @@ import java.util.function.Supplier;
  * another node of the cluster (a load balancer without affinity) is served there through the {@link Relay}.
  */
 public final class EngineServer implements Handler<RoutingContext> {
+
+  private final FrameWriter writer = new FrameWriter();
 
   /** Session ids of every Engine.IO endpoint of a node, by endpoint path. */
   static final class Registry {
@@ -215,6 +221,8 @@ public final class EngineServer implements Handler<RoutingContext> {
       EngineSession session = create(ticket);
       session.authorization(ctx.request().getHeader("Authorization"));
       session.address(ctx.request().remoteAddress() == null ? null : ctx.request().remoteAddress().hostAddress());
+      // this client is written to only on this loop: Vert.x's direct queues instead of its multi-producer ones
+      WriteQueues.useDirect(ctx.request().connection(), WsChannels.unwrap(ar.result()));
       // handlers first: the client answers the open packet at once
       session.attachWebSocket(ar.result());
       ar.result().writeTextMessage("0" + handshake(session.id(), false));
@@ -289,6 +297,11 @@ public final class EngineServer implements Handler<RoutingContext> {
 
   void error(RoutingContext ctx, int status, int code, String message) {
     answer(ctx, status, "application/json", new JsonObject().put("code", code).put("message", message).encode());
+  }
+
+  /** The fast write path of this server's WebSocket sessions (all on this server's event loop). */
+  FrameWriter writer() {
+    return writer;
   }
 
   public String path() {

@@ -10,6 +10,9 @@ import org.slf4j.LoggerFactory;
 
 import dev.parley.ParleyNode;
 import dev.parley.transport.Outbound;
+import dev.parley.transport.websocket.FrameWriter;
+import dev.parley.transport.websocket.WsChannels;
+import io.netty.channel.ChannelHandlerContext;
 import io.vertx.core.Future;
 
 import java.util.ArrayDeque;
@@ -51,6 +54,13 @@ public final class EngineSession {
   private long pongTimer = -1;
   private final Thread ownerThread;
   private final Outbound outbound;
+  /**
+   * The Netty channel of the WebSocket transport when it lives on this session's own event loop (else null):
+   * frames then take the shared fast path ({@link FrameWriter}: a room event's packet encoded once into a
+   * complete frame for every recipient on the loop, flushes coalesced per turn) and the backlog is read from
+   * the channel itself.
+   */
+  private ChannelHandlerContext fast;
   private final ParleyNode.Ticket ticket;
 
   /** Created on the event loop of {@code context}, which then owns the session. */
@@ -63,7 +73,8 @@ public final class EngineSession {
     this.context = context;
     this.listener = listener;
     this.ownerThread = Thread.currentThread();
-    this.outbound = new Outbound(context, server.maxQueueBytes(), server.memory(), () -> 0,
+    this.outbound = new Outbound(context, server.maxQueueBytes(), server.memory(),
+      () -> fast == null ? 0 : WsChannels.pendingBytes(fast.channel()),
       (code, reason) -> close("slow consumer"), "sid=" + sid + " transport=socket.io");
   }
 
@@ -204,9 +215,42 @@ public final class EngineSession {
 
   // ---------------------------------------------------------------- sending
 
-  /** Sends an Engine.IO message packet (type 4) with this text. */
+  /**
+   * Sends an Engine.IO message packet (type 4) with this text. Over the WebSocket fast path, every
+   * recipient given the same {@code text} object in one turn of the loop shares one encoded frame.
+   */
   public void sendMessage(String text) {
+    if (fastPath()) {
+      if (outbound.admit(text.length() + 1) && !ws.isClosed()) {
+        server.writer().writeShared(fast, "4", text);
+      }
+      return;
+    }
     enqueue("4" + text);
+  }
+
+  /** Whether frames go to the WebSocket's channel directly (see {@link #fast}). */
+  private boolean fastPath() {
+    if (fast == null || closed || probe != null) {
+      return false;
+    }
+    boolean inLoop = fast.executor().inEventLoop();
+    assert inLoop : "Engine.IO write off its event loop: " + Thread.currentThread().getName();
+    return inLoop;
+  }
+
+  /**
+   * Takes the fast path for the WebSocket that is now the transport, when its channel is on this session's
+   * loop (a WebSocket opened directly always is; an upgrade may have come on another loop).
+   */
+  private void useFastPath(ServerWebSocket socket) {
+    ChannelHandlerContext channel = WsChannels.channelOf(socket);
+    fast = channel != null && channel.executor().inEventLoop() && Thread.currentThread() == ownerThread ? channel : null;
+  }
+
+  /** Whether the caller runs on this session's own event loop. */
+  boolean onOwnLoop() {
+    return Thread.currentThread() == ownerThread;
   }
 
   /** Sends a binary message. */
@@ -228,7 +272,17 @@ public final class EngineSession {
       return;
     }
     if (ws != null && probe == null) {
-      if (!ws.isClosed()) {
+      if (ws.isClosed()) {
+        return;
+      }
+      if (fastPath()) {
+        // every frame of this transport takes the fast path, so none can overtake another
+        if (packet instanceof String text) {
+          server.writer().writeText(fast, text);
+        } else {
+          server.writer().writeBinary(fast, ((Buffer) packet).getBytes());
+        }
+      } else {
         outbound.track(size, writeFrame(ws, packet));
       }
       return;
@@ -396,6 +450,7 @@ public final class EngineSession {
   void attachWebSocket(ServerWebSocket socket) {
     ws = socket;
     bindFrames(socket);
+    useFastPath(socket);
   }
 
   /**
@@ -472,6 +527,7 @@ public final class EngineSession {
         ServerWebSocket old = ws;
         ws = socket;
         probe = null;
+        useFastPath(socket);
         probed = false;
         if (pendingGet != null) {
           server.answer(pendingGet, 200, "text/plain; charset=UTF-8", "6");
@@ -481,8 +537,7 @@ public final class EngineSession {
         List<Object> waiting = new ArrayList<>(outbox);
         clearOutbox();
         for (Object packet : waiting) {
-          int size = packet instanceof Buffer b ? b.length() : ((String) packet).length();
-          outbound.track(size, writeFrame(ws, packet));
+          enqueue(packet);
         }
         if (old != null && old != socket) {
           old.close();

@@ -22,32 +22,68 @@ import java.util.List;
  *       of events costs one system call per connection instead of one per event.</li>
  * </ul>
  * Writes go to the channel itself, below every handler of the pipeline (they would only pass a ready
- * frame along; {@link WebSocketConnection#channelOf} refuses the fast path if a TLS handler is there).
+ * frame along; {@link WsChannels#channelOf} refuses the fast path if a TLS handler is there).
  * Vert.x still sees the channel's writability,
  * so {@code writeQueueFull()} keeps bounding each connection's queue. Confined to its event loop.
  */
-final class FrameWriter {
+public final class FrameWriter {
+
+  /** How many of this turn's shared frames are looked up before a frame is encoded again. */
+  private static final int LOOKBACK = 8;
 
   private final List<ChannelHandlerContext> dirty = new ArrayList<>();
+  /** The shared frames of this turn, and what each was made from (compared by identity). */
+  private final List<Object> keys = new ArrayList<>();
   private final List<ByteBuf> cached = new ArrayList<>();
   private final Runnable flushTask = this::flushAll;
   private boolean scheduled;
-  private Envelope lastEvent;
-  private ByteBuf lastFrame;
 
   /** Writes a room event's frame, encoded once per event for all recipients on this loop. */
-  void writeEvent(ChannelHandlerContext ctx, Envelope event) {
-    if (event != lastEvent) {
-      lastEvent = event;
-      lastFrame = textFrame(ctx.alloc(), event.json());
-      cached.add(lastFrame);
+  public void writeEvent(ChannelHandlerContext ctx, Envelope event) {
+    ByteBuf frame = shared(event);
+    if (frame == null) {
+      frame = share(event, textFrame(ctx.alloc(), null, event.json()));
     }
-    write(ctx, lastFrame.retainedDuplicate());
+    write(ctx, frame.retainedDuplicate());
+  }
+
+  /**
+   * Writes {@code prefix + text} as one text frame, encoded once per turn for every recipient given the same
+   * {@code text} object (an Engine.IO message packet: {@code '4'} and the Socket.IO packet a renderer built
+   * once per event).
+   */
+  public void writeShared(ChannelHandlerContext ctx, String prefix, String text) {
+    ByteBuf frame = shared(text);
+    if (frame == null) {
+      frame = share(text, textFrame(ctx.alloc(), prefix, text));
+    }
+    write(ctx, frame.retainedDuplicate());
   }
 
   /** Writes a one-off text frame (welcome, ack, error...). */
-  void writeText(ChannelHandlerContext ctx, String text) {
-    write(ctx, textFrame(ctx.alloc(), text));
+  public void writeText(ChannelHandlerContext ctx, String text) {
+    write(ctx, textFrame(ctx.alloc(), null, text));
+  }
+
+  /** Writes a one-off binary frame (an Engine.IO binary message). */
+  public void writeBinary(ChannelHandlerContext ctx, byte[] data) {
+    ByteBuf buf = header(ctx.alloc(), 0x82, data.length);
+    write(ctx, buf.writeBytes(data));
+  }
+
+  private ByteBuf shared(Object key) {
+    for (int i = keys.size() - 1, end = Math.max(0, keys.size() - LOOKBACK); i >= end; i--) {
+      if (keys.get(i) == key) {
+        return cached.get(i);
+      }
+    }
+    return null;
+  }
+
+  private ByteBuf share(Object key, ByteBuf frame) {
+    keys.add(key);
+    cached.add(frame);
+    return frame;
   }
 
   private void write(ChannelHandlerContext ctx, ByteBuf frame) {
@@ -74,16 +110,29 @@ final class FrameWriter {
       b.release();
     }
     cached.clear();
-    lastEvent = null;
-    lastFrame = null;
+    keys.clear();
   }
 
-  /** A complete, unmasked, final text frame: FIN+opcode, the RFC 6455 length, the UTF-8 payload. */
-  static ByteBuf textFrame(ByteBufAllocator alloc, String text) {
-    int length = ByteBufUtil.utf8Bytes(text);
+  /**
+   * A complete, unmasked, final text frame: FIN+opcode, the RFC 6455 length, the UTF-8 payload
+   * ({@code prefix}, ASCII or null, then {@code text}).
+   */
+  static ByteBuf textFrame(ByteBufAllocator alloc, String prefix, String text) {
+    int extra = prefix == null ? 0 : prefix.length();
+    int length = extra + ByteBufUtil.utf8Bytes(text);
+    ByteBuf buf = header(alloc, 0x81, length);
+    if (prefix != null) {
+      buf.writeCharSequence(prefix, java.nio.charset.StandardCharsets.US_ASCII);
+    }
+    ByteBufUtil.writeUtf8(buf, text);
+    return buf;
+  }
+
+  /** A buffer for a final frame of this opcode byte and payload length, its header written. */
+  private static ByteBuf header(ByteBufAllocator alloc, int finAndOpcode, int length) {
     int header = length < 126 ? 2 : length < 65_536 ? 4 : 10;
     ByteBuf buf = alloc.directBuffer(header + length);
-    buf.writeByte(0x81);
+    buf.writeByte(finAndOpcode);
     if (length < 126) {
       buf.writeByte(length);
     } else if (length < 65_536) {
@@ -91,7 +140,6 @@ final class FrameWriter {
     } else {
       buf.writeByte(127).writeLong(length);
     }
-    ByteBufUtil.writeUtf8(buf, text);
     return buf;
   }
 }

@@ -3,16 +3,13 @@ package dev.parley.transport.websocket;
 import dev.parley.config.ParleyConfig;
 import dev.parley.core.CloseCode;
 import dev.parley.core.Hub;
-import dev.parley.transport.Internals;
 import dev.parley.transport.NativeConnection;
-import dev.parley.transport.InputTimeouts;
 import dev.parley.transport.OutboundMemory;
 import io.vertx.core.Context;
 import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import dev.parley.core.Envelope;
 import io.netty.channel.ChannelHandlerContext;
 import io.vertx.core.http.ServerWebSocket;
-import io.vertx.core.internal.http.WebSocketInternal;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,7 +35,7 @@ final class WebSocketConnection extends NativeConnection {
     super(hub, config, context, memory);
     this.ws = ws;
     this.writer = writer;
-    this.channel = channelOf(ws);
+    this.channel = WsChannels.channelOf(ws);
     this.lastSeen = now;
     ws.setWriteQueueMaxSize(config.limits().outboundQueueBytes());
     int maxBytes = config.limits().maxFrameBytes();
@@ -145,64 +142,6 @@ final class WebSocketConnection extends NativeConnection {
   }
 
   /**
-   * The Netty context under a server WebSocket, for the {@link FrameWriter} fast path, or null (and Vert.x's
-   * own write path) when the internals are not as expected. vertx-web's router hands out a wrapper around
-   * Vert.x's own WebSocket with no accessor for it, so the wrapped socket is read reflectively (vertx-web
-   * 5.0.10). The fast path writes complete frames below Vert.x's handler, so it is taken only when the
-   * handlers below are the frame codecs it expects (never a TLS or unknown handler).
-   */
-  static ChannelHandlerContext channelOf(ServerWebSocket ws) {
-    if (!(unwrap(ws) instanceof WebSocketInternal internal)) {
-      return null;
-    }
-    ChannelHandlerContext ctx = internal.channelHandlerContext();
-    String unexpected = unexpectedHandlerBelow(ctx);
-    if (unexpected != null) {
-      Internals.fallback("ws-pipeline", "handler " + unexpected + " below Vert.x's");
-      return null;
-    }
-    return ctx;
-  }
-
-  /** Handlers that may sit between the channel and Vert.x's handler of a WebSocket: frame codecs only. */
-  private static final java.util.List<String> FRAME_CODECS = java.util.List.of(
-    "io.netty.handler.codec.http.websocketx.", "io.netty.handler.codec.http.websocketx.extensions.",
-    InputTimeouts.class.getName());
-
-  /** The first handler below {@code ctx} that is not a known frame codec, or null. */
-  static String unexpectedHandlerBelow(ChannelHandlerContext ctx) {
-    for (java.util.Map.Entry<String, io.netty.channel.ChannelHandler> e : ctx.pipeline()) {
-      if (e.getValue() == ctx.handler()) {
-        return null;
-      }
-      String type = e.getValue().getClass().getName();
-      if (FRAME_CODECS.stream().noneMatch(type::startsWith)) {
-        return type;
-      }
-    }
-    return null;
-  }
-
-  /** Vert.x's own server WebSocket under vertx-web's wrapper (or the socket itself), see {@link #channelOf}. */
-  static ServerWebSocket unwrap(ServerWebSocket ws) {
-    ServerWebSocket s = ws;
-    for (int depth = 0; depth < 3 && !(s instanceof WebSocketInternal); depth++) {
-      try {
-        java.lang.reflect.Field f = s.getClass().getDeclaredField("delegate");
-        f.setAccessible(true);
-        s = (ServerWebSocket) f.get(s);
-      } catch (ReflectiveOperationException | RuntimeException e) {
-        Internals.fallback("ws-channel", ws.getClass().getName() + ": " + e);
-        return ws;
-      }
-    }
-    if (!(s instanceof WebSocketInternal)) {
-      Internals.fallback("ws-channel", "no Vert.x WebSocket under " + ws.getClass().getName());
-    }
-    return s;
-  }
-
-  /**
    * What the channel holds for this client, read through Netty's public writability figures (the high
    * water mark is {@code limits.outboundQueueBytes}): Vert.x's {@code writeQueueFull()} only follows
    * writes made through Vert.x, and the fast path bypasses it.
@@ -212,15 +151,7 @@ final class WebSocketConnection extends NativeConnection {
     if (channel == null) {
       return ws.writeQueueFull() ? config.limits().outboundQueueBytes() : 0;
     }
-    return pendingBytes(channel.channel());
-  }
-
-  /** Bytes waiting in a channel's outbound buffer (Netty counts a small overhead per entry too). */
-  static long pendingBytes(io.netty.channel.Channel ch) {
-    if (ch.isWritable()) {
-      return Math.max(0, ch.config().getWriteBufferHighWaterMark() + 1 - ch.bytesBeforeUnwritable());
-    }
-    return ch.config().getWriteBufferLowWaterMark() - 1 + ch.bytesBeforeWritable();
+    return WsChannels.pendingBytes(channel.channel());
   }
 
   /** Vert.x throws on a closed socket's write queue: check this first. */

@@ -67,7 +67,7 @@ public final class WebSocketTransport implements Handler<RoutingContext> {
         }
         return;
       }
-      WriteQueues.useDirect(ctx.request().connection(), WebSocketConnection.unwrap(ar.result()));
+      WriteQueues.useDirect(ctx.request().connection(), WsChannels.unwrap(ar.result()));
       WebSocketConnection c = new WebSocketConnection(hub, node.config(), context, memory, ar.result(),
         System.nanoTime(), writer, ended -> {
           connections.remove(ended);

@@ -23,7 +23,7 @@ import java.lang.reflect.Field;
  * <p>This reads Vert.x internals reflectively; if they ever change, the swap is skipped (a warning through
  * {@link Internals}) and the connection simply keeps Vert.x's default queue.
  */
-final class WriteQueues {
+public final class WriteQueues {
 
   private static final Logger LOG = LoggerFactory.getLogger(WriteQueues.class);
 
@@ -61,7 +61,7 @@ final class WriteQueues {
    * Called on the connection's event loop right after the upgrade, before anything is written to the
    * WebSocket: {@code upgraded} is the HTTP connection the handshake came on, {@code ws} the unwrapped socket.
    */
-  static void useDirect(HttpConnection upgraded, ServerWebSocket ws) {
+  public static void useDirect(HttpConnection upgraded, ServerWebSocket ws) {
     if (QUEUE == null) {
       return;
     }
