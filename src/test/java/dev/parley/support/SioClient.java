@@ -50,6 +50,14 @@ public final class SioClient extends TestClient {
 
   private final int receiveBuffer;
   private String connectPacket = "40";
+  /** The socket's id from the CONNECT answer: its hub session id. */
+  private String socketId;
+
+  /** The hub session of the main namespace's socket (the {@code sid} of its CONNECT answer). */
+  @Override
+  public String session() {
+    return socketId != null ? socketId : super.session();
+  }
 
   private SioClient(Vertx vertx, int port, Mode mode, int receiveBuffer) {
     super(vertx);
@@ -176,7 +184,12 @@ public final class SioClient extends TestClient {
     String id = s.substring(1, i);
     String data = s.substring(i);
     switch (type) {
-      case '0' -> connected.tryComplete();
+      case '0' -> {
+        if (data.startsWith("{")) {
+          socketId = new JsonObject(data).getString("sid");
+        }
+        connected.tryComplete();
+      }
       case '1' -> end();
       case '2' -> {
         JsonArray event = new JsonArray(data);

@@ -60,7 +60,7 @@ public final class EngineSession {
    * complete frame for every recipient on the loop, flushes coalesced per turn) and the backlog is read from
    * the channel itself.
    */
-  private ChannelHandlerContext fast;
+  private FrameWriter.Target fast;
   private final ParleyNode.Ticket ticket;
 
   /** Created on the event loop of {@code context}, which then owns the session. */
@@ -234,7 +234,7 @@ public final class EngineSession {
     if (fast == null || closed || probe != null) {
       return false;
     }
-    boolean inLoop = fast.executor().inEventLoop();
+    boolean inLoop = fast.ctx().executor().inEventLoop();
     assert inLoop : "Engine.IO write off its event loop: " + Thread.currentThread().getName();
     return inLoop;
   }
@@ -245,7 +245,8 @@ public final class EngineSession {
    */
   private void useFastPath(ServerWebSocket socket) {
     ChannelHandlerContext channel = WsChannels.channelOf(socket);
-    fast = channel != null && channel.executor().inEventLoop() && Thread.currentThread() == ownerThread ? channel : null;
+    fast = channel != null && channel.executor().inEventLoop() && Thread.currentThread() == ownerThread
+      ? new FrameWriter.Target(channel) : null;
   }
 
   /** Whether the caller runs on this session's own event loop. */

@@ -25,7 +25,7 @@ final class WebSocketConnection extends NativeConnection {
   private static final Logger LOG = LoggerFactory.getLogger(WebSocketConnection.class);
 
   final ServerWebSocket ws;
-  private final ChannelHandlerContext channel;
+  private final FrameWriter.Target channel;
   private final FrameWriter writer;
   long lastSeen;
   long pingSentAt;
@@ -35,7 +35,8 @@ final class WebSocketConnection extends NativeConnection {
     super(hub, config, context, memory);
     this.ws = ws;
     this.writer = writer;
-    this.channel = WsChannels.channelOf(ws);
+    ChannelHandlerContext ctx = WsChannels.channelOf(ws);
+    this.channel = ctx == null ? null : new FrameWriter.Target(ctx);
     this.lastSeen = now;
     ws.setWriteQueueMaxSize(config.limits().outboundQueueBytes());
     int maxBytes = config.limits().maxFrameBytes();
@@ -136,7 +137,7 @@ final class WebSocketConnection extends NativeConnection {
     if (channel == null) {
       return false;
     }
-    boolean inLoop = channel.executor().inEventLoop();
+    boolean inLoop = channel.ctx().executor().inEventLoop();
     assert inLoop : "write to a /ws connection off its event loop: " + Thread.currentThread().getName();
     return inLoop;
   }
