@@ -11,7 +11,13 @@
 # Usage: bench/run.sh [full|quick] [scenario ...]
 #   full   (default) every scenario, PAIRS pairs (3), about 2 hours
 #   quick  F1 at 50k/s and M1 at 10k connections, one pair, about 5 minutes (a smoke test)
-#   scenarios: F1 F2 F3 S1 M1 W1 C1 (default: all)
+#   scenarios: F1 F2 F3 S1 M1 W1 C1 X1 M2 R1 (default: all)
+#     X1  two nodes plus Redis, unpinned: Parley with the Redis broker, Parley with Hazelcast (no Redis), two
+#         Node Socket.IO processes with @socket.io/redis-adapter; clients spread over both nodes, one room
+#     M2  100k connections on one node from 127.0.0.1-127.0.0.8 (memory, heartbeat CPU, connect rate), then
+#         a fan-out to one room of 100k
+#     R1  reconnect storm: 10k clients (100 rooms of 100) connect and join at once to a freshly started
+#         server (cold), then again (warm); Socket.IO also with Parley's presence work (PRESENCE=1)
 # PARLEY_BENCH_CONF names another Parley configuration (bench/parley-bench-nohistory.json: history off;
 # bench/parley-bench-redis.json: the Redis broker and history store, with a redis-server you start on
 # 127.0.0.1:6399 first, e.g. `taskset -c 1 redis-server --port 6399 --save "" --daemonize yes`).
@@ -27,7 +33,7 @@ ROOT=$(pwd)
 
 MODE=${1:-full}
 shift || true
-SCENARIOS=${*:-"F1 F2 F3 S1 M1 W1 C1"}
+SCENARIOS=${*:-"F1 F2 F3 S1 M1 W1 C1 X1 M2 R1"}
 PAIRS=${PAIRS:-3}
 PREWARM_S=${PREWARM_S:-30}
 WARMUP_S=${WARMUP_S:-5}
@@ -75,6 +81,12 @@ LOADGEN=$ROOT/bench/loadgen/loadgen
 # ---------------------------------------------------------------- servers
 PORT=${PORT:-19500}
 SERVER_PID=
+# a cluster (X1): every port and every process of it, for the generator (empty otherwise)
+CLUSTER_PORTS=
+CLUSTER_PIDS=
+EXTRA_PIDS=
+# M2 and R1 hold 100k and 10k connections: the server and the generator need the file descriptors
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -90,18 +102,19 @@ wait_health() {
   log "server did not become healthy"; return 1
 }
 
-# start_server <reference|parley|parley-sio|floor> <pinned|unpinned>
+# start_server <reference|reference-presence|parley|parley-sio|floor> <pinned|unpinned>
 start_server() {
   local kind=$1 pin=$2 prefix=""
   PORT=$(free_port)
   [ "$pin" = pinned ] && prefix="taskset -c $SERVER_CPU"
   case $kind in
     reference) $prefix node bench/reference/server.js "$PORT" > "$OUT/server-$kind.log" 2>&1 & ;;
+    reference-presence) PRESENCE=1 $prefix node bench/reference/server.js "$PORT" > "$OUT/server-$kind.log" 2>&1 & ;;
     floor) $prefix bench/loadgen/fanout_stub "$PORT" > "$OUT/server-$kind.log" 2>&1 & ;;
     parley|parley-sio)
       local instances=1
       [ "$pin" = unpinned ] && instances=2
-      PARLEY_HTTP_PORT=$PORT PARLEY_LOG_LEVEL=WARN $prefix $JAVA $JVM_FLAGS -jar target/parley.jar \
+      PARLEY_HTTP_PORT=$PORT PARLEY_MANAGEMENT_PORT=0 PARLEY_LOG_LEVEL=WARN $prefix $JAVA $JVM_FLAGS -jar target/parley.jar \
         -conf "${PARLEY_BENCH_CONF:-bench/parley-bench.json}" -instances $instances > "$OUT/server-$kind.log" 2>&1 & ;;
   esac
   SERVER_PID=$!
@@ -111,18 +124,62 @@ start_server() {
 stop_server() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
   SERVER_PID=
+  for pid in $EXTRA_PIDS; do
+    kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+  done
+  EXTRA_PIDS= CLUSTER_PORTS= CLUSTER_PIDS=
 }
 trap stop_server EXIT
 
-proto_of() { case $1 in reference|parley-sio) echo socketio ;; *) echo parley ;; esac; }   # floor speaks /ws
+proto_of() { case $1 in reference*|parley-sio|*-sio) echo socketio ;; *) echo parley ;; esac; }   # floor speaks /ws
+
+# start_cluster <reference|parley|parley-hz>: two server processes (and redis-server, but for parley-hz), unpinned;
+# PORT and SERVER_PID are the first node's, CLUSTER_PORTS and CLUSTER_PIDS list every port and every process
+start_cluster() {
+  local kind=$1 rport="" rpid="" ports=() pids=() hz=""
+  if [ "$kind" != parley-hz ]; then
+    rport=$(free_port)
+    redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no > "$OUT/server-$kind-redis.log" 2>&1 &
+    rpid=$!
+    for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$rport") 2>/dev/null && break; sleep 0.1; done
+  else
+    # the shipped Hazelcast configuration under a cluster name of this run's own
+    hz=$OUT/cluster-$kind.xml
+    sed "s|<cluster-name>parley</cluster-name>|<cluster-name>parley-bench-$STAMP</cluster-name>|" conf/cluster.xml > "$hz"
+  fi
+  for node in 1 2; do
+    PORT=$(free_port)
+    case $kind in
+      reference) REDIS_URL=redis://127.0.0.1:$rport node bench/reference/server.js "$PORT" > "$OUT/server-$kind-$node.log" 2>&1 & ;;
+      parley)
+        PARLEY_HTTP_PORT=$PORT PARLEY_MANAGEMENT_PORT=0 PARLEY_LOG_LEVEL=WARN PARLEY_BROKER_TYPE=redis \
+          PARLEY_BROKER_REDISURI=redis://127.0.0.1:$rport $JAVA $JVM_FLAGS -jar target/parley.jar \
+          -conf bench/parley-bench.json > "$OUT/server-$kind-$node.log" 2>&1 & ;;
+      parley-hz)
+        PARLEY_HTTP_PORT=$PORT PARLEY_MANAGEMENT_PORT=0 PARLEY_LOG_LEVEL=WARN PARLEY_BROKER_TYPE=hazelcast \
+          $JAVA $JVM_FLAGS -Dvertx.hazelcast.config="$hz" -jar target/parley.jar -conf bench/parley-bench.json \
+          -cluster -cluster-host 127.0.0.1 > "$OUT/server-$kind-$node.log" 2>&1 & ;;
+    esac
+    pids+=($!)
+    ports+=("$PORT")
+    wait_health
+  done
+  SERVER_PID=${pids[0]}
+  EXTRA_PIDS="${pids[1]} $rpid"
+  CLUSTER_PORTS=$(IFS=,; echo "${ports[*]}")
+  CLUSTER_PIDS=$(IFS=,; echo "${pids[*]}${rpid:+,$rpid}")
+  # (with -cluster, a node is healthy only once it has joined the other: Vert.x starts the cluster manager first)
+}
 
 # gen <kind> <pin> <out.json> <loadgen args...>: runs the generator pinned (or not) against the server
 gen() {
   local kind=$1 pin=$2 out=$3; shift 3
   local prefix=""
   [ "$pin" = pinned ] && prefix="taskset -c $GEN_CPU"
+  local cluster=()
+  [ -n "$CLUSTER_PORTS" ] && cluster=(--ports "$CLUSTER_PORTS" --server-pid "$CLUSTER_PIDS")
   $prefix "$LOADGEN" --host 127.0.0.1 --port "$PORT" --proto "$(proto_of "$kind")" --server-pid "$SERVER_PID" \
-    --out "$out" "$@" >> "$LOG" 2>&1
+    "${cluster[@]}" --out "$out" "$@" >> "$LOG" 2>&1
 }
 
 # measure <scenario> <kind> <pin> <pair> <point> <loadgen args...>: one point, rerun when the machine was noisy
@@ -134,8 +191,9 @@ measure() {
     if [ ! -s "$out" ]; then log "no result for $out (attempt $attempt)"; continue; fi
     local noise
     noise=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("other_cores", 0))' "$out")
-    # M1's noise window is its hold, when the heap probe (a jcmd JVM) runs by design: not guarded
-    if [ "$pin" = unpinned ] || [ "$scenario" = M1 ] || python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) <= float(sys.argv[2]) else 1)' "$noise" "$NOISE_MAX"; then
+    # M1 and M2: the noise window is the hold, when the heap probe (a jcmd JVM) runs by design; R1: a rerun would
+    # no longer be cold. Not guarded
+    if [ "$pin" = unpinned ] || [ "$scenario" = M1 ] || [ "$scenario" = M2 ] || [ "$scenario" = R1 ] || python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) <= float(sys.argv[2]) else 1)' "$noise" "$NOISE_MAX"; then
       log "$scenario $point $kind pair $pair: $(python3 bench/summarize.py --one "$out")"
       return 0
     fi
@@ -228,7 +286,16 @@ idle() {
       measure M1 "$kind" pinned "$pair" "$n" --rooms $(( n / 100 )) --subs 100 --idle --connect-rate 2000
       if [ -n "$probe" ]; then
         wait "$probe" || true
-        python3 - "$OUT/M1-$n-$kind-pair$pair.json" "$OUT/heap-before$hk.kb" "$OUT/heap-ready$hk.kb" "$n" <<'PY' || true
+        add_heap "$OUT/M1-$n-$kind-pair$pair.json" "$OUT/heap-before$hk.kb" "$OUT/heap-ready$hk.kb" "$n"
+      fi
+      stop_server
+    done
+  done
+}
+
+# add_heap <result.json> <heap before kb file> <heap ready kb file> <connections>: adds the live heap figures
+add_heap() {
+  python3 - "$@" <<'PY' || true
 import json, sys
 path, before, ready, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 r = json.load(open(path))
@@ -237,10 +304,6 @@ r["server_live_heap_before_kb"], r["server_live_heap_ready_kb"] = b, a
 r["server_live_heap_per_conn_kb"] = round(max(a - b, 0) / n, 2)
 json.dump(r, open(path, "w"), indent=2)
 PY
-      fi
-      stop_server
-    done
-  done
 }
 
 # C1: F1's room at C1_LOAD deliveries/s (25k: Socket.IO's F1 knee) while C1_CONNS extra connections join and
@@ -275,6 +338,66 @@ whole_machine() {
   done
 }
 
+# X1: two nodes plus Redis (Hazelcast: two nodes), unpinned: three server processes and the generator share the
+# machine's two cores. Server CPU per delivery counts every process (both nodes and redis-server).
+cluster_pairs() {
+  for pair in $(seq 1 "$PAIRS"); do
+    for kind in reference parley parley-hz; do
+      start_cluster "$kind"
+      prewarm "$kind" unpinned
+      for load in ${X1_LOADS:-25000 50000 100000}; do
+        measure X1 "$kind" unpinned "$pair" "$load" --rooms 1 --subs 1000 --pubs 2 --rate $(( load / 1000 ))
+      done
+      stop_server
+    done
+  done
+}
+
+# M2: 100k connections on one node from eight loopback addresses, heartbeats on (the servers' defaults), held
+# for M2_HOLD_S (30) to see what heartbeats cost; then a fan-out to one room of 100k at M2_RATE messages/s
+many() {
+  local n=${M2_CONNS:-100000} jvm=$JVM_FLAGS
+  JVM_FLAGS=${M2_JVM_FLAGS:-"-Xms3g -Xmx3g -XX:+UseParallelGC -XX:+AlwaysPreTouch"}
+  for pair in $(seq 1 "$PAIRS"); do
+    for kind in reference parley $SIO_KIND; do
+      start_server "$kind" pinned
+      local probe="" hk=""
+      [ "$kind" = parley-sio ] && hk=-sio
+      if [ "$kind" != reference ]; then
+        live_heap_kb > "$OUT/heap-before-M2$hk.kb"
+        heap_probe "$(grep -c '^READY' "$LOG")" "$OUT/heap-ready-M2$hk.kb" &
+        probe=$!
+      fi
+      DURATION_S=${M2_HOLD_S:-30} measure M2 "$kind" pinned "$pair" "$n" --rooms $(( n / 100 )) --subs 100 --idle \
+        --connect-rate 5000 --sources 8 --setup-timeout 600
+      if [ -n "$probe" ]; then
+        wait "$probe" || true
+        add_heap "$OUT/M2-$n-$kind-pair$pair.json" "$OUT/heap-before-M2$hk.kb" "$OUT/heap-ready-M2$hk.kb" "$n"
+      fi
+      measure M2 "$kind" pinned "$pair" fanout --rooms 1 --subs "$n" --pubs 2 --rate "${M2_RATE:-1}" \
+        --connect-rate 5000 --sources 8 --setup-timeout 600 --drain 30
+      stop_server
+    done
+  done
+  JVM_FLAGS=$jvm
+}
+
+# R1: a reconnect storm on a fresh node: 10k clients connect and join 100 rooms of 100 all at once, against a
+# server started just before (cold JIT), then once more on the same server (warm)
+storm() {
+  local n=${R1_CONNS:-10000}
+  for pair in $(seq 1 "$PAIRS"); do
+    for kind in reference reference-presence parley $SIO_KIND; do
+      start_server "$kind" pinned
+      for point in cold warm; do
+        measure R1 "$kind" pinned "$pair" "$point" --rooms $(( n / 100 )) --subs 100 --idle --connect-rate 1000000 \
+          --max-pending "$n" --duration 1
+      done
+      stop_server
+    done
+  done
+}
+
 for s in $SCENARIOS; do
   log "scenario $s"
   case $s in
@@ -285,6 +408,9 @@ for s in $SCENARIOS; do
     M1) idle 10000 ;;
     W1) whole_machine ;;
     C1) churn ;;
+    X1) cluster_pairs ;;
+    M2) many ;;
+    R1) storm ;;
     *) log "unknown scenario $s" ;;
   esac
 done

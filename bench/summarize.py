@@ -220,6 +220,44 @@ def simple_ratio_table(title, data, metric, label, higher_is_better=True, lines=
     lines.append("")
 
 
+LABELS = {"reference": "Socket.IO", "reference-presence": "Socket.IO with presence", "parley": "Parley",
+          "parley-sio": "Parley with Socket.IO clients", "parley-hz": "Parley with Hazelcast"}
+
+
+def kinds_table(title, data, kinds, metric, labels=None, digits=2, points=None, lines=None):
+    """One column per kind (median over pairs, range), then each kind against the same pair's reference."""
+    labels = dict(LABELS, **(labels or {}))
+    present = [k for k in kinds if any(k in pr for pt in data.values() for pr in pt.values())]
+    if not present:
+        return
+    others = [k for k in present if k != "reference"]
+    lines.append("### %s\n" % title)
+    lines.append("| point | " + " | ".join(labels[k] for k in present) + "".join(
+        " | %s / %s" % (labels[k], labels["reference"]) for k in others if "reference" in present) + " |")
+    lines.append("|---" * (1 + len(present) + (len(others) if "reference" in present else 0)) + "|")
+    for point in (points or sort_points(data)):
+        if point not in data:
+            continue
+        pairs = data[point]
+        cells = []
+        for k in present:
+            cells.append(fmt_range([metric(pairs[p][k]) for p in pairs if k in pairs[p]], digits))
+        if "reference" in present:
+            for k in others:
+                ratio = [metric(pairs[p][k]) / metric(pairs[p]["reference"]) for p in pairs
+                         if k in pairs[p] and "reference" in pairs[p] and metric(pairs[p]["reference"])
+                         and metric(pairs[p][k]) is not None]
+                cells.append(fmt_range(ratio))
+        lines.append("| %s | %s |" % (point, " | ".join(cells)))
+    lines.append("")
+
+
+def heartbeat_ms_per_10k(r):
+    """Server CPU over an idle hold, in ms per second per 10k connections (heartbeats and timers only)."""
+    n = r.get("connections") or 0
+    return (r.get("server_cpu_util") or 0) * 1000 / (n / 10000) if n else None
+
+
 def churn_table(data, lines):
     """C1: what join/leave churn costs beside a steady fan-out, each churn rate against the same pair's churn 0."""
     lines.append("### C1: join/leave churn during F1 (1 room x 1000 subscribers, 2 publishers)\n")
@@ -346,6 +384,58 @@ def main():
                            lambda r: r.get("connect_joins_per_s"), "connections", lines=lines)
     if "C1" in res:
         churn_table(res["C1"], lines)
+    if "X1" in res:
+        x1 = {"reference": "Socket.IO x2 + Redis adapter", "parley": "Parley x2 + Redis broker",
+              "parley-hz": "Parley x2, Hazelcast"}
+        kinds = ("reference", "parley", "parley-hz")
+        lines.append("X1: two nodes, one room of 1000 members spread over both, 2 publishers; nothing pinned, so both "
+                     "nodes, redis-server and the generator share the machine's two cores. Server CPU counts every "
+                     "server process (both nodes and redis-server).\n")
+        kinds_table("X1: server CPU per delivery, all processes (us)", res["X1"], kinds, cpu_per_delivery, x1, lines=lines)
+        kinds_table("X1: p99 latency (ms)", res["X1"], kinds, lambda r: (p99(r) or 0) / 1000, x1, 1, lines=lines)
+        kinds_table("X1: messages lost", res["X1"], kinds, lambda r: r.get("loss"), x1, 0, lines=lines)
+        kn = knees(res["X1"], kinds)
+        for kind in kinds:
+            if kind in kn:
+                lines.append("- %s: open-loop knee per pair: %s" % (x1[kind], kn[kind]))
+        lines.append("")
+    if "M2" in res:
+        kinds = ("reference", "parley", SIO)
+        lines.append("M2: 100k connections on one node (from 8 loopback addresses), heartbeats on, then one room of "
+                     "all of them.\n")
+        kinds_table("M2: memory per connection, RSS growth + live Java heap growth (KB)", res["M2"], kinds,
+                    lambda r: (r.get("server_rss_per_conn_kb") or 0) + (r.get("server_live_heap_per_conn_kb") or 0)
+                    if r.get("idle") else None, points=[p for p in res["M2"] if p.isdigit()], lines=lines)
+        kinds_table("M2: server CPU while idle, heartbeats included (ms per second per 10k connections)", res["M2"], kinds,
+                    lambda r: heartbeat_ms_per_10k(r) if r.get("idle") else None,
+                    points=[p for p in res["M2"] if p.isdigit()], lines=lines)
+        kinds_table("M2: server CPU per connect + join (us)", res["M2"], kinds,
+                    lambda r: r.get("server_cpu_us_per_connect"), digits=0, lines=lines)
+        kinds_table("M2: connects + joins per second (offered 5000/s)", res["M2"], kinds,
+                    lambda r: r.get("connect_joins_per_s"), digits=0, lines=lines)
+        if "fanout" in res["M2"]:
+            kinds_table("M2 fan-out to one room of all connections: deliveries/s", res["M2"], kinds,
+                        lambda r: r.get("deliveries_per_s"), digits=0, points=["fanout"], lines=lines)
+            kinds_table("M2 fan-out: p99 latency (ms)", res["M2"], kinds, lambda r: (p99(r) or 0) / 1000, digits=1,
+                        points=["fanout"], lines=lines)
+            kinds_table("M2 fan-out: server CPU per delivery (us)", res["M2"], kinds, cpu_per_delivery,
+                        points=["fanout"], lines=lines)
+            kinds_table("M2 fan-out: messages lost", res["M2"], kinds, lambda r: r.get("loss"), digits=0,
+                        points=["fanout"], lines=lines)
+    if "R1" in res:
+        kinds = ("reference", "reference-presence", "parley", SIO)
+        lines.append("R1: 10k clients connect and join 100 rooms of 100 at once; cold: the server's first connections "
+                     "after it started; warm: the same again on the same server.\n")
+        kinds_table("R1: seconds until every client is back in its room", res["R1"], kinds,
+                    lambda r: r.get("connect_join_s"), points=["cold", "warm"], lines=lines)
+        kinds_table("R1: server CPU per connect + join (us)", res["R1"], kinds,
+                    lambda r: r.get("server_cpu_us_per_connect"), digits=0, points=["cold", "warm"], lines=lines)
+        kinds_table("R1: p99 from a client's connect to its join's acknowledgement (ms)", res["R1"], kinds,
+                    lambda r: ((r.get("connect_to_joined_us") or {}).get("p99") or 0) / 1000, digits=1,
+                    points=["cold", "warm"], lines=lines)
+        kinds_table("R1: p99 of the join acknowledgements, from the join (ms)", res["R1"], kinds,
+                    lambda r: ((r.get("join_ack_us") or {}).get("p99") or 0) / 1000, digits=1, points=["cold", "warm"],
+                    lines=lines)
     if "W1" in res:
         lines.append("### W1: whole machine, unpinned (Parley -instances 2, one Node process)\n")
         kn = knees(res["W1"], ("reference", "parley"))

@@ -92,7 +92,10 @@ static struct {
     double rate, duration, warmup, drain, connect_rate, churn, setup_timeout;
     uint32_t payload, max_pending, late_us, tick_us, batch_us;
     bool kernel_ts;
-    int server_pid;
+    int server_pid;                  /* the first of server_pids */
+    int server_pids[8]; int n_server_pids;
+    int ports[8]; int n_ports;       /* --ports: connection c goes to ports[c % n_ports] */
+    uint32_t sources;                /* --sources: connection c binds 127.0.0.(1 + c % sources) */
 } O = {
     .host = "127.0.0.1", .port = 8080, .label = "", .room_prefix = "lg",
     .rooms = 1, .subs = 100, .pubs = 1, .rate = 100, .duration = 10, .warmup = 2, .drain = 5,
@@ -132,6 +135,8 @@ struct conn {
     char *carry; uint32_t carry_len, carry_cap;   /* partial frame from the previous read */
     char *frag;  uint32_t frag_len, frag_cap;     /* fragmented message being reassembled */
     char *out;   uint32_t out_off, out_len, out_cap; /* bytes not yet sent */
+    uint64_t t_join;        /* when its join was sent (join acknowledgement latency) */
+    uint64_t t_open;        /* when its TCP connect started (time until it is in its room) */
 };
 
 enum phase { PH_SETUP, PH_WARMUP, PH_MEASURE, PH_DRAIN, PH_HOLD, PH_DONE };
@@ -152,6 +157,7 @@ struct proc_sample {
 
 static struct {
     struct sockaddr_storage addr;
+    struct sockaddr_storage addrs[8];  /* one per --ports entry */
     socklen_t addrlen;
     int epfd, tfd;
     char timer_tag;
@@ -350,7 +356,9 @@ struct hist {
 };
 
 static struct hist H_LAT = { .min = UINT64_MAX };   /* delivery latency: receive time - t_ns */
-static struct hist H_READ = { .min = UINT64_MAX };  /* --kernel-ts: generator read time - kernel receive time */
+static struct hist H_READ = { .min = UINT64_MAX };
+static struct hist H_JOIN = { .min = UINT64_MAX };  /* join sent -> its acknowledgement, members in setup */
+static struct hist H_BACK = { .min = UINT64_MAX };  /* TCP connect started -> join acknowledged, members in setup */  /* --kernel-ts: generator read time - kernel receive time */
 
 static inline unsigned hist_index(uint64_t v)
 {
@@ -634,6 +642,7 @@ static void send_join(struct conn *c)
                      G.room_name[c->room], c->id);
     ws_send_text(c, b, (size_t)n);
     c->state = S_JOINING;
+    c->t_join = now_ns();
 }
 
 static void send_leave(struct conn *c)
@@ -661,6 +670,11 @@ static void conn_on_open(struct conn *c)
 
 static void conn_on_joined(struct conn *c)
 {
+    if (c->kind == K_MEMBER && c->t_join && !c->ready_counted) {
+        uint64_t now = now_ns();
+        hist_record(&H_JOIN, now > c->t_join ? now - c->t_join : 0);
+        hist_record(&H_BACK, now > c->t_open ? now - c->t_open : 0);
+    }
     c->state = S_JOINED;
     if (c->kind == K_CHURN)
         churn_acked(&S.churn_joins);
@@ -737,10 +751,21 @@ static void conn_open(struct conn *c)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (O.kernel_ts && setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one) < 0)
         die("SO_TIMESTAMPNS: %s", strerror(errno));
-    if (connect(fd, (struct sockaddr *)&G.addr, G.addrlen) < 0 && errno != EINPROGRESS)
-        die("connect to %s:%d: %s", O.host, O.port, strerror(errno));
+    if (O.sources > 1) {
+        /* a source address of its own per connection group, its port chosen at connect() for the whole
+           4-tuple, so N sources give N times the ephemeral port range */
+        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+        struct sockaddr_in src = { .sin_family = AF_INET };
+        src.sin_addr.s_addr = htonl(0x7f000001u + c->id % O.sources);
+        if (bind(fd, (struct sockaddr *)&src, sizeof src) < 0)
+            die("bind to 127.0.0.%u: %s", 1 + c->id % O.sources, strerror(errno));
+    }
+    const struct sockaddr_storage *to = O.n_ports > 1 ? &G.addrs[c->id % O.n_ports] : &G.addr;
+    if (connect(fd, (const struct sockaddr *)to, G.addrlen) < 0 && errno != EINPROGRESS)
+        die("connect to %s:%d: %s", O.host, O.n_ports > 1 ? O.ports[c->id % O.n_ports] : O.port, strerror(errno));
     c->fd = fd;
     c->state = S_CONNECTING;
+    c->t_open = now_ns();
     struct epoll_event ev = { .events = EPOLLOUT | EPOLLET, .data.ptr = c };
     if (epoll_ctl(G.epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
         die("epoll_ctl ADD: %s", strerror(errno));
@@ -1395,13 +1420,15 @@ static struct proc_sample proc_sample_now(void)
 {
     struct proc_sample s = { .t = now_ns(), .gen_ticks = proc_cpu_ticks("/proc/self/stat"),
                              .busy_ticks = machine_busy_ticks() };
-    if (O.server_pid) {
+    for (int i = 0; i < O.n_server_pids; i++) {
+        /* every server process counts (a cluster: its nodes and its broker); JIT threads of the first */
         char path[64];
-        snprintf(path, sizeof path, "/proc/%d/stat", O.server_pid);
-        s.server_ticks = proc_cpu_ticks(path);
-        s.server_rss_kb = proc_rss_kb(O.server_pid);
-        jit_sample_now(O.server_pid, &s.jit);
+        snprintf(path, sizeof path, "/proc/%d/stat", O.server_pids[i]);
+        s.server_ticks += proc_cpu_ticks(path);
+        s.server_rss_kb += proc_rss_kb(O.server_pids[i]);
     }
+    if (O.server_pid)
+        jit_sample_now(O.server_pid, &s.jit);
     return s;
 }
 
@@ -1797,6 +1824,12 @@ static void write_json(FILE *f, const struct results *r)
             r->connect_join_s, r->connect_s, r->connects_per_s);
     fprintf(f, "  \"connect_joins_per_s\": %.1f,\n", r->connect_joins_per_s);
     fprintf(f, "  \"connect_rate\": %.1f,\n  \"inflight_at_end\": %lu,\n", O.connect_rate, r->inflight);
+    fprintf(f, "  \"join_ack_us\": {\"p50\": %.1f, \"p99\": %.1f, \"max\": %.1f, \"count\": %lu},\n",
+            hist_percentile(&H_JOIN, 0.5) / 1e3, hist_percentile(&H_JOIN, 0.99) / 1e3, H_JOIN.max / 1e3, H_JOIN.count);
+    fprintf(f, "  \"connect_to_joined_us\": {\"p50\": %.1f, \"p99\": %.1f, \"max\": %.1f, \"count\": %lu},\n",
+            hist_percentile(&H_BACK, 0.5) / 1e3, hist_percentile(&H_BACK, 0.99) / 1e3, H_BACK.max / 1e3, H_BACK.count);
+    fprintf(f, "  \"server_pids\": %d,\n  \"ports\": %d,\n  \"sources\": %u,\n", O.n_server_pids,
+            O.n_ports > 1 ? O.n_ports : 1, O.sources > 1 ? O.sources : 1);
     fprintf(f, "  \"idle\": %s,\n", O.mode == MODE_IDLE ? "true" : "false");
     write_json_server(f, r);
     fprintf(f, "  \"churn\": {\"rate\": %.1f, \"conns\": %u, \"ops\": %lu, \"joins\": %lu, \"leaves\": %lu, "
@@ -1813,6 +1846,8 @@ static void print_summary(const struct results *r)
     if (O.mode == MODE_IDLE) {
         fprintf(stderr, "setup %.2f s (%.0f conn/s) held %.1f s, disconnects=%lu pings=%lu cpu=%.3f s",
                 r->connect_join_s, r->connects_per_s, r->window_s, S.disconnects, S.ws_pings + S.eio_pings, r->cpu);
+        fprintf(stderr, ", join ack p99 %.1f ms, connect to joined p99 %.1f ms", hist_percentile(&H_JOIN, 0.99) / 1e6,
+                hist_percentile(&H_BACK, 0.99) / 1e6);
         if (O.server_pid)
             fprintf(stderr, " | server %.1f KB/conn, %.0f us/connect+join, other %.2f cores",
                     r->server_rss_per_conn_kb, r->server_cpu_us_per_connect, r->other_cores);
@@ -1882,7 +1917,10 @@ static void usage(FILE *f)
           "  --no-kernel-ts      latency up to the generator's read instead of the kernel's receive time\n"
           "  --batch-us U        pause U us between epoll waits to read bursts with fewer wakeups (0)\n"
           "  --server-pid PID    also report the server's CPU (per delivery, per connect), RSS, and the\n"
-          "                      CPU other processes used (other_cores), from /proc\n"
+          "                      CPU other processes used (other_cores), from /proc; a comma-separated\n"
+          "                      list sums every process (a cluster's nodes and its broker)\n"
+          "  --ports P1,P2,...   spread connections over several servers: connection c goes to P[c % n]\n"
+          "  --sources N         connect from 127.0.0.1 .. 127.0.0.N in turn (past one address's port range)\n"
           "  --out FILE          JSON results (default: stdout)\n"
           "  --label TEXT        label copied into the results\n",
           f);
@@ -1901,7 +1939,7 @@ static void parse_args(int argc, char **argv)
 {
     enum { O_HOST = 256, O_PORT, O_PROTO, O_PATH, O_ROOMS, O_SUBS, O_PUBS, O_RATE, O_DURATION, O_WARMUP,
            O_DRAIN, O_PAYLOAD, O_CRATE, O_MAXPEND, O_OUT, O_LABEL, O_CLOSED, O_IDLE, O_CHURN, O_CHURNC,
-           O_PREFIX, O_LATE, O_TICK, O_STIMEOUT, O_BATCH, O_KTS, O_NOKTS, O_SPID, O_HELP };
+           O_PREFIX, O_LATE, O_TICK, O_STIMEOUT, O_BATCH, O_KTS, O_NOKTS, O_SPID, O_PORTS, O_SOURCES, O_HELP };
     static const struct option L[] = {
         { "host", 1, 0, O_HOST }, { "port", 1, 0, O_PORT }, { "proto", 1, 0, O_PROTO }, { "path", 1, 0, O_PATH },
         { "rooms", 1, 0, O_ROOMS }, { "subs", 1, 0, O_SUBS }, { "pubs", 1, 0, O_PUBS }, { "rate", 1, 0, O_RATE },
@@ -1911,7 +1949,7 @@ static void parse_args(int argc, char **argv)
         { "churn", 1, 0, O_CHURN }, { "churn-conns", 1, 0, O_CHURNC }, { "room-prefix", 1, 0, O_PREFIX },
         { "late-us", 1, 0, O_LATE }, { "tick-us", 1, 0, O_TICK }, { "setup-timeout", 1, 0, O_STIMEOUT },
         { "batch-us", 1, 0, O_BATCH }, { "kernel-ts", 0, 0, O_KTS }, { "no-kernel-ts", 0, 0, O_NOKTS },
-        { "server-pid", 1, 0, O_SPID },
+        { "server-pid", 1, 0, O_SPID }, { "ports", 1, 0, O_PORTS }, { "sources", 1, 0, O_SOURCES },
         { "help", 0, 0, O_HELP }, { 0, 0, 0, 0 },
     };
     int opt;
@@ -1948,7 +1986,24 @@ static void parse_args(int argc, char **argv)
         case O_BATCH: O.batch_us = (uint32_t)parse_num("batch-us", a, 0, 1e6); break;
         case O_KTS: O.kernel_ts = true; break;
         case O_NOKTS: O.kernel_ts = false; break;
-        case O_SPID: O.server_pid = (int)parse_num("server-pid", a, 1, 1e9); break;
+        case O_SPID:
+        case O_PORTS: {
+            /* a comma-separated list */
+            char buf[256];
+            snprintf(buf, sizeof buf, "%s", a);
+            int *list = opt == O_SPID ? O.server_pids : O.ports, n = 0;
+            for (char *save, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                if (n == 8)
+                    die("--%s: at most 8 values", opt == O_SPID ? "server-pid" : "ports");
+                list[n++] = (int)parse_num(opt == O_SPID ? "server-pid" : "ports", t, 1, opt == O_SPID ? 1e9 : 65535);
+            }
+            if (opt == O_SPID)
+                O.n_server_pids = n, O.server_pid = n ? list[0] : 0;
+            else
+                O.n_ports = n, O.port = n ? list[0] : O.port;
+            break;
+        }
+        case O_SOURCES: O.sources = (uint32_t)parse_num("sources", a, 1, 254); break;
         case O_STIMEOUT: O.setup_timeout = parse_num("setup-timeout", a, 1, 1e7); break;
         case 'h': case O_HELP: usage(stdout); exit(0);
         default: usage(stderr); exit(2);
@@ -1988,6 +2043,13 @@ static void resolve_host(void)
         die("cannot resolve %s: %s", O.host, gai_strerror(e));
     memcpy(&G.addr, res->ai_addr, res->ai_addrlen);
     G.addrlen = res->ai_addrlen;
+    for (int i = 0; i < O.n_ports; i++) {
+        memcpy(&G.addrs[i], res->ai_addr, res->ai_addrlen);
+        if (G.addrs[i].ss_family == AF_INET)
+            ((struct sockaddr_in *)&G.addrs[i])->sin_port = htons((uint16_t)O.ports[i]);
+        else
+            ((struct sockaddr_in6 *)&G.addrs[i])->sin6_port = htons((uint16_t)O.ports[i]);
+    }
     freeaddrinfo(res);
 }
 

@@ -28,7 +28,8 @@ public final class Session {
   private final TokenBucket rate;
   private final int maxPending;
   private int pending;
-  private Future<?> tail = Future.succeededFuture();
+  private static final Future<?> IDLE = Future.succeededFuture();
+  private Future<?> tail = IDLE;
   private boolean closed;
   private Identity identity = Identity.ANONYMOUS;
   /** The user counted in {@link Access#acquire} for this session (null: none). */
@@ -212,7 +213,14 @@ public final class Session {
       result = promise.future();
     }
     tail = result;
-    return result.andThen(ignored -> pending--);
+    return result.andThen(ignored -> {
+      pending--;
+      if (tail == result) {
+        // nothing waits behind it: let go of its result (a presence reply lists up to
+        // limits.maxPresenceMembers members, kept for the connection's life otherwise)
+        tail = IDLE;
+      }
+    });
   }
 
   private static <T> Future<T> run(Supplier<Future<T>> command) {

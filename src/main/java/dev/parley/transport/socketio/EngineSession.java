@@ -40,13 +40,18 @@ public final class EngineSession {
   private final String sid;
   private final Context context;
   private final EngineListener listener;
-  private final ArrayDeque<Object> outbox = new ArrayDeque<>();
+  // small at first: a WebSocket session queues nothing here, a polling one grows it as it needs
+  private final ArrayDeque<Object> outbox = new ArrayDeque<>(1);
   private long outboxBytes;
   private RoutingContext pendingGet;
   private ServerWebSocket ws;
   private volatile ServerWebSocket probe;
-  /** Upgrade requests of this session whose WebSocket is not attached yet (set from any thread). */
-  private final java.util.concurrent.atomic.AtomicInteger upgrading = new java.util.concurrent.atomic.AtomicInteger();
+  /** Upgrade requests of this session whose WebSocket is not attached yet (set from any thread, see {@link #UPGRADING}). */
+  private volatile int upgrading;
+  private static final java.util.concurrent.atomic.AtomicIntegerFieldUpdater<EngineSession> UPGRADING =
+    java.util.concurrent.atomic.AtomicIntegerFieldUpdater.newUpdater(EngineSession.class, "upgrading");
+  private static final java.util.concurrent.atomic.AtomicIntegerFieldUpdater<EngineSession> UPGRADE_ORDER =
+    java.util.concurrent.atomic.AtomicIntegerFieldUpdater.newUpdater(EngineSession.class, "upgradeOrder");
   private boolean probed;
   private boolean closed;
   private boolean closing;
@@ -127,7 +132,7 @@ public final class EngineSession {
    * real client never polls during an upgrade (it pauses polling), so the wait costs nothing in practice.
    */
   void onInput(Runnable action) {
-    boolean settling = probe != null || upgrading.get() > 0;
+    boolean settling = probe != null || upgrading > 0;
     if (Thread.currentThread() == ownerThread && !settling) {
       action.run();
     } else if (settling) {
@@ -143,21 +148,21 @@ public final class EngineSession {
    * sent {@code 2probe} and {@code 5} on it.
    */
   int upgradeRequested() {
-    upgrading.incrementAndGet();
-    return upgradeOrder.incrementAndGet();
+    UPGRADING.incrementAndGet(this);
+    return UPGRADE_ORDER.incrementAndGet(this);
   }
 
   /** The upgrade request's WebSocket is attached, or the handshake failed. */
   void upgradeSettled() {
-    upgrading.decrementAndGet();
+    UPGRADING.decrementAndGet(this);
   }
 
   /** Numbers upgrade requests in the order they arrived (any thread). */
-  private final java.util.concurrent.atomic.AtomicInteger upgradeOrder = new java.util.concurrent.atomic.AtomicInteger();
+  private volatile int upgradeOrder;
   /** The next upgrade request, by arrival, whose WebSocket may be attached (session loop). */
   private int nextUpgrade = 1;
   /** WebSockets whose handshake completed before an earlier request's did, by request number (session loop). */
-  private final java.util.TreeMap<Integer, Runnable> laterUpgrades = new java.util.TreeMap<>();
+  private java.util.TreeMap<Integer, Runnable> laterUpgrades;
 
   /**
    * Runs {@code attach} for upgrade request {@code order} once every earlier request has been attached or has
@@ -166,6 +171,9 @@ public final class EngineSession {
    * is the one that upgrades. {@code attach} null: request {@code order} failed.
    */
   private void inRequestOrder(int order, Runnable attach) {
+    if (laterUpgrades == null) {
+      laterUpgrades = new java.util.TreeMap<>();
+    }
     laterUpgrades.put(order, attach == null ? () -> { } : attach);
     while (laterUpgrades.containsKey(nextUpgrade)) {
       laterUpgrades.remove(nextUpgrade++).run();
