@@ -86,6 +86,8 @@ CLUSTER_PORTS=
 CLUSTER_PIDS=
 EXTRA_PIDS=
 # M2 and R1 hold 100k and 10k connections: the server and the generator need the file descriptors
+# (as root the hard limit can be raised too; otherwise the soft limit goes up to the hard one)
+ulimit -Hn 1048576 2>/dev/null || true
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -153,7 +155,7 @@ start_cluster() {
       reference) REDIS_URL=redis://127.0.0.1:$rport node bench/reference/server.js "$PORT" > "$OUT/server-$kind-$node.log" 2>&1 & ;;
       parley)
         PARLEY_HTTP_PORT=$PORT PARLEY_MANAGEMENT_PORT=0 PARLEY_LOG_LEVEL=WARN PARLEY_BROKER_TYPE=redis \
-          PARLEY_BROKER_REDISURI=redis://127.0.0.1:$rport $JAVA $JVM_FLAGS -jar target/parley.jar \
+          PARLEY_BROKER_REDIS_URI=redis://127.0.0.1:$rport $JAVA $JVM_FLAGS -jar target/parley.jar \
           -conf bench/parley-bench.json > "$OUT/server-$kind-$node.log" 2>&1 & ;;
       parley-hz)
         PARLEY_HTTP_PORT=$PORT PARLEY_MANAGEMENT_PORT=0 PARLEY_LOG_LEVEL=WARN PARLEY_BROKER_TYPE=hazelcast \
@@ -356,7 +358,13 @@ cluster_pairs() {
 # M2: 100k connections on one node from eight loopback addresses, heartbeats on (the servers' defaults), held
 # for M2_HOLD_S (30) to see what heartbeats cost; then a fan-out to one room of 100k at M2_RATE messages/s
 many() {
-  local n=${M2_CONNS:-100000} jvm=$JVM_FLAGS
+  local n=${M2_CONNS:-100000} jvm=$JVM_FLAGS fds
+  fds=$(ulimit -n)
+  if [ "$fds" != unlimited ] && [ "$fds" -lt $(( n + 1000 )) ]; then
+    # one process holds every connection (the server, and the generator): the file limit caps the count
+    n=$(( (fds - 1000) / 100 * 100 ))
+    log "M2: the open-file limit is $fds (raising it was refused): measuring $n connections instead of ${M2_CONNS:-100000}"
+  fi
   JVM_FLAGS=${M2_JVM_FLAGS:-"-Xms3g -Xmx3g -XX:+UseParallelGC -XX:+AlwaysPreTouch"}
   for pair in $(seq 1 "$PAIRS"); do
     for kind in reference parley $SIO_KIND; do

@@ -317,10 +317,15 @@ def plots(directory, res):
     pdir = os.path.join(directory, "plots")
     os.makedirs(pdir, exist_ok=True)
     made = []
-    for scenario in ("F1", "F2", "F3"):
+    for scenario in ("F1", "F2", "F3", "X1"):
         if scenario not in res:
             continue
-        kinds = ("reference", "parley", "floor") + ((SIO,) if has_kind(res[scenario], SIO) else ())
+        if scenario == "X1":
+            kinds, titles = ("reference", "parley", "parley-hz"), (
+                "Socket.IO x2 + Redis adapter", "Parley x2 + Redis broker", "Parley x2, Hazelcast")
+        else:
+            kinds = ("reference", "parley", "floor") + ((SIO,) if has_kind(res[scenario], SIO) else ())
+            titles = ("Socket.IO 4.8", "Parley", "C floor (fanout_stub)", "Parley, Socket.IO clients")
         for metric, ylabel, fn in (("cpu", "server CPU us per delivery", cpu_per_delivery),
                                    ("p99", "p99 latency (ms)", lambda r: (p99(r) or 0) / 1000)):
             dat = os.path.join(pdir, "%s-%s.dat" % (scenario, metric))
@@ -337,12 +342,9 @@ def plots(directory, res):
             png = os.path.join(pdir, "%s-%s.png" % (scenario, metric))
             script = ("set terminal png size 800,500 noenhanced; set output '%s'; set title '%s: %s vs offered load'; "
                       "set xlabel 'offered deliveries/s'; set ylabel '%s'; set key left top; set grid; "
-                      "plot '%s' using 1:2 with linespoints title 'Socket.IO 4.8', "
-                      "'%s' using 1:3 with linespoints title 'Parley', "
-                      "'%s' using 1:4 with linespoints title 'C floor (fanout_stub)'" % (
-                          png, scenario, ylabel, ylabel, dat, dat, dat))
-            if SIO in kinds:
-                script += ", '%s' using 1:5 with linespoints title 'Parley, Socket.IO clients'" % dat
+                      "plot " % (png, scenario, ylabel, ylabel))
+            script += ", ".join("'%s' using 1:%d with linespoints title '%s'" % (dat, i + 2, titles[i])
+                                for i in range(len(kinds)))
             subprocess.run([gnuplot, "-e", script], check=False)
             made.append(os.path.basename(png))
     return "Plots: " + ", ".join("plots/" + m for m in made)

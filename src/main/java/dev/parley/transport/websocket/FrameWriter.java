@@ -26,7 +26,7 @@ import java.util.concurrent.atomic.LongAdder;
  *       and UTF-8 payload (server frames are not masked, so the bytes are the same for everyone); each
  *       recipient gets a retained duplicate of that buffer, not a copy, and Netty's frame encoder has
  *       nothing left to do;</li>
- *   <li><b>a direct write for the common case</b>: the first frame a connection gets in a turn of the loop,
+ *   <li><b>optionally, a direct write</b>: the first frame a connection gets in a turn of the loop,
  *       when nothing is waiting in its channel, goes to the socket at once with one {@code write()} on its
  *       file descriptor (Netty's epoll transport only). Netty's per-write bookkeeping (an outbound-buffer entry, pending-bytes
  *       accounting, a flush that walks the buffer) is skipped, and the recipient does not wait for the rest
@@ -41,12 +41,21 @@ import java.util.concurrent.atomic.LongAdder;
  * buffer). Writes go to the channel itself, below every handler of the pipeline (they would only pass a
  * ready frame along; {@link WsChannels#channelOf} refuses the fast path if a TLS handler is there). Vert.x
  * still sees the channel's writability, so the backlog of each connection stays bounded. Confined to its
- * event loop. The system property {@code parley.directWrites=false} turns the direct write off (to compare).
+ * event loop. The direct write is off unless the system property {@code parley.directWrites} is {@code true}.
  */
 public final class FrameWriter {
 
-  /** Off with {@code -Dparley.directWrites=false}. */
-  static final boolean DIRECT = !"false".equalsIgnoreCase(System.getProperty("parley.directWrites"));
+  /**
+   * On with {@code -Dparley.directWrites=true}; off by default: measured side by side it saved nothing in a
+   * steady fan-out and cost a second system call whenever a connection got more than one frame in a turn
+   * (joins in quick succession: about 25% more CPU per connect + join). Read when a connection starts.
+   */
+  private static volatile boolean direct = "true".equalsIgnoreCase(System.getProperty("parley.directWrites"));
+
+  /** Turns the direct write on or off for connections that start from now on (tests). */
+  static void directWrites(boolean on) {
+    direct = on;
+  }
 
   private static final LongAdder DIRECT_WRITES = new LongAdder();
   private static final AtomicLong PARTIAL_WRITES = new AtomicLong();
@@ -65,7 +74,7 @@ public final class FrameWriter {
     public Target(ChannelHandlerContext ctx) {
       this.ctx = ctx;
       // epoll only: its socket is written with plain write() calls, so one more from here fits in
-      this.fd = DIRECT && ctx.channel() instanceof UnixChannel unix
+      this.fd = direct && ctx.channel() instanceof UnixChannel unix
         && unix.getClass().getName().startsWith("io.netty.channel.epoll.") ? unix.fd() : null;
     }
 

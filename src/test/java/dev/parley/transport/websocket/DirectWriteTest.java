@@ -33,7 +33,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The direct write of {@link FrameWriter} (a frame written straight to the socket when nothing waits in the
- * channel) on Netty's epoll transport, as the server runs from its jar, for {@code /ws} and for Socket.IO
+ * channel; turned on with {@code -Dparley.directWrites=true}) on Netty's epoll transport, as the server runs
+ * from its jar, for {@code /ws} and for Socket.IO
  * over WebSocket. A reader with a 4 KB receive buffer stops reading while 60 frames of 150 KB (9 MB, more than the
  * kernel's socket buffers hold) are published:
  * the socket takes the first frames only in part (the rest goes through the channel), a backlog forms in the
@@ -54,11 +55,13 @@ class DirectWriteTest {
 
   @BeforeEach
   void nativeTransport() {
+    FrameWriter.directWrites(true); // off by default (-Dparley.directWrites=true in production)
     vertx = Vertx.vertx(new VertxOptions().setPreferNativeTransport(true));
   }
 
   @AfterEach
   void close(VertxTestContext ctx) {
+    FrameWriter.directWrites(false);
     vertx.close().onComplete(ctx.succeedingThenComplete());
   }
 
