@@ -94,6 +94,23 @@ def knees(data, kinds):
     return out
 
 
+def cpu_ratios(num, den):
+    """Per pair: CPU per delivery of num's run over den's (both present)."""
+    return [cpu_per_delivery(a) / cpu_per_delivery(b) for a, b in zip(num, den)
+            if a and b and cpu_per_delivery(a) and cpu_per_delivery(b)]
+
+
+def p99_ratios(num, den):
+    """Per pair: p99 of num's run over den's (both present)."""
+    return [p99(a) / p99(b) for a, b in zip(num, den) if a and b and p99(a) and p99(b)]
+
+
+def floor_ratios(runs, floors):
+    """Per pair: CPU per delivery over the same pair's floor (FLOOR_US when the pair has none)."""
+    return [cpu_per_delivery(b) / (cpu_per_delivery(f) if f and cpu_per_delivery(f) else FLOOR_US)
+            for b, f in zip(runs, floors) if b and cpu_per_delivery(b)]
+
+
 def fanout_table(name, data, lines):
     lines.append("### %s\n" % name)
     lines.append("| offered deliveries/s | Socket.IO us/delivery | Parley us/delivery | C floor us/delivery "
@@ -105,11 +122,9 @@ def fanout_table(name, data, lines):
         ref = [pairs[p].get("reference") for p in pairs]
         par = [pairs[p].get("parley") for p in pairs]
         flo = [pairs[p].get("floor") for p in pairs]
-        eff = [cpu_per_delivery(a) / cpu_per_delivery(b) for a, b in zip(ref, par)
-               if a and b and cpu_per_delivery(a) and cpu_per_delivery(b)]
-        lat_ratio = [p99(b) / p99(a) for a, b in zip(ref, par) if a and b and p99(a) and p99(b)]
-        floor_ratio = [cpu_per_delivery(b) / (cpu_per_delivery(f) if f and cpu_per_delivery(f) else FLOOR_US)
-                       for b, f in zip(par, flo) if b and cpu_per_delivery(b)]
+        eff = cpu_ratios(ref, par)
+        lat_ratio = p99_ratios(par, ref)
+        floor_ratio = floor_ratios(par, flo)
         lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s |" % (
             point,
             fmt_range([cpu_per_delivery(r) for r in ref if r]),
@@ -163,13 +178,9 @@ def sio_fanout_table(name, data, lines):
         par = [pairs[p].get("parley") for p in pairs]
         sio = [pairs[p].get(SIO) for p in pairs]
         flo = [pairs[p].get("floor") for p in pairs]
-
-        def ratios(num, den):
-            return [cpu_per_delivery(a) / cpu_per_delivery(b) for a, b in zip(num, den)
-                    if a and b and cpu_per_delivery(a) and cpu_per_delivery(b)]
-        lat_ratio = [p99(b) / p99(a) for a, b in zip(ref, sio) if a and b and p99(a) and p99(b)]
-        floor_ratio = [cpu_per_delivery(b) / (cpu_per_delivery(f) if f and cpu_per_delivery(f) else FLOOR_US)
-                       for b, f in zip(sio, flo) if b and cpu_per_delivery(b)]
+        ratios = cpu_ratios
+        lat_ratio = p99_ratios(sio, ref)
+        floor_ratio = floor_ratios(sio, flo)
         lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s |" % (
             point,
             fmt_range([cpu_per_delivery(r) for r in ref if r]),
