@@ -14,6 +14,7 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <ul>
  *   <li>{@code write-queues}: per-connection outbound queues swapped for Vert.x's direct queue (memory);</li>
+ *   <li>{@code upgrade-request}: a WebSocket's upgrade request let go of after the handshake (memory);</li>
  *   <li>{@code ws-channel}: the Netty channel under a vertx-web WebSocket, for the /ws fast write path;</li>
  *   <li>{@code ws-pipeline}: that only frame codecs sit below Vert.x's handler, so a ready frame may be
  *       written straight to the channel;</li>

@@ -20,6 +20,13 @@ import java.lang.reflect.Field;
  * which can not be turned on for the whole server: Engine.IO and SockJS polling answer requests of one
  * event loop from another). The upgraded HTTP connection writes nothing after the handshake.
  *
+ * <p>The same step lets go of the handshake: Vert.x's channel handler for the WebSocket keeps the function
+ * that created its connection for the connection's life, and that function holds the whole upgrade
+ * request (the HTTP connection and its removed pipeline, the request and response with their headers,
+ * Netty's handshaker), about 2 KB per client that nothing reads again. The function is called once, when
+ * the handler is added; Parley clears it after the upgrade. The socket's own copy of the request headers,
+ * URI and addresses stays.
+ *
  * <p>This reads Vert.x internals reflectively; if they ever change, the swap is skipped (a warning through
  * {@link Internals}) and the connection simply keeps Vert.x's default queue.
  */
@@ -30,7 +37,9 @@ public final class WriteQueues {
   private static final Field QUEUE;
   private static final Field WS_CONN;
   private static final Constructor<?> DIRECT;
+  private static final Field FACTORY;
   private static final java.util.concurrent.atomic.AtomicLong SWAPPED = new java.util.concurrent.atomic.AtomicLong();
+  private static final java.util.concurrent.atomic.AtomicLong RELEASED = new java.util.concurrent.atomic.AtomicLong();
 
   static {
     Field queue = null;
@@ -52,6 +61,14 @@ public final class WriteQueues {
     QUEUE = queue;
     WS_CONN = wsConn;
     DIRECT = direct;
+    Field factory = null;
+    try {
+      factory = Class.forName("io.vertx.core.net.impl.VertxHandler").getDeclaredField("connectionFactory");
+      factory.setAccessible(true);
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      Internals.fallback("upgrade-request", e.toString());
+    }
+    FACTORY = factory;
   }
 
   private WriteQueues() {
@@ -62,11 +79,12 @@ public final class WriteQueues {
    * WebSocket: {@code upgraded} is the HTTP connection the handshake came on, {@code ws} the unwrapped socket.
    */
   public static void useDirect(HttpConnection upgraded, ServerWebSocket ws) {
-    if (QUEUE == null) {
+    if (!(ws instanceof WebSocketInternal internal)) {
+      Internals.fallback("write-queues", "not a Vert.x WebSocket: " + ws.getClass().getName());
       return;
     }
-    if (!(ws instanceof WebSocketInternal)) {
-      Internals.fallback("write-queues", "not a Vert.x WebSocket: " + ws.getClass().getName());
+    releaseHandshake(internal);
+    if (QUEUE == null) {
       return;
     }
     try {
@@ -75,6 +93,24 @@ public final class WriteQueues {
       }
     } catch (ReflectiveOperationException | RuntimeException e) {
       Internals.fallback("write-queues", e.toString());
+    }
+  }
+
+  /** Clears the connection factory of the WebSocket's Vert.x handler, and with it the upgrade request. */
+  private static void releaseHandshake(WebSocketInternal ws) {
+    if (FACTORY == null) {
+      return;
+    }
+    Object handler = ws.channelHandlerContext().handler();
+    if (!FACTORY.getDeclaringClass().isInstance(handler)) {
+      Internals.fallback("upgrade-request", "handler " + handler.getClass().getName());
+      return;
+    }
+    try {
+      FACTORY.set(handler, null);
+      RELEASED.incrementAndGet();
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      Internals.fallback("upgrade-request", e.toString());
     }
   }
 
@@ -89,5 +125,10 @@ public final class WriteQueues {
   /** How many WebSocket clients got both queues swapped since start (a test checks it still happens). */
   static long swapped() {
     return SWAPPED.get();
+  }
+
+  /** How many WebSocket clients let go of their upgrade request since start (a test checks it happens). */
+  static long released() {
+    return RELEASED.get();
   }
 }

@@ -33,13 +33,17 @@ class WriteQueuesTest {
   @Test
   void everyWebSocketClientGetsDirectQueuesAndStillChats(Vertx vertx, VertxTestContext ctx) {
     long before = WriteQueues.swapped();
+    long released = WriteQueues.released();
     JsonObject cfg = new JsonObject().put("heartbeat", new JsonObject().put("intervalMs", 100).put("timeoutMs", 2000));
     TestServer.start(vertx, cfg, 1)
       .compose(port -> Future.all(WsClient.connect(vertx, port), WsClient.connect(vertx, port)))
       .compose(all -> {
         WsClient a = all.resultAt(0);
         WsClient b = all.resultAt(1);
-        ctx.verify(() -> assertTrue(WriteQueues.swapped() - before >= 2, "both connections swapped"));
+        ctx.verify(() -> {
+          assertTrue(WriteQueues.swapped() - before >= 2, "both connections swapped");
+          assertTrue(WriteQueues.released() - released >= 2, "both let go of their upgrade request");
+        });
         return a.join("q", "a").compose(v -> b.join("q", "b")).compose(v -> {
           // a few heartbeat intervals pass: pings written by Vert.x go through the swapped queue
           Future<JsonObject> got = a.expect(m -> "message".equals(m.getString("type")), "message", 5000);
@@ -65,6 +69,7 @@ class WriteQueuesTest {
   @Test
   void socketIoWebSocketClientsGetDirectQueuesAndTheSharedFramePath(Vertx vertx, VertxTestContext ctx) {
     long before = WriteQueues.swapped();
+    long released = WriteQueues.released();
     JsonObject cfg = new JsonObject().put("socketio", new JsonObject().put("pingIntervalMs", 100).put("pingTimeoutMs", 2000));
     TestServer.start(vertx, cfg, 1)
       .compose(port -> Future.all(
@@ -75,7 +80,10 @@ class WriteQueuesTest {
         SioChatClient a = all.resultAt(0);
         SioChatClient b = all.resultAt(1);
         SioChatClient c = all.resultAt(2);
-        ctx.verify(() -> assertTrue(WriteQueues.swapped() - before >= 3, "every Socket.IO WebSocket swapped"));
+        ctx.verify(() -> {
+          assertTrue(WriteQueues.swapped() - before >= 3, "every Socket.IO WebSocket swapped");
+          assertTrue(WriteQueues.released() - released >= 3, "every one let go of its upgrade request");
+        });
         return a.join("q", "a").compose(v -> b.join("q", "b")).compose(v -> c.join("q", "c")).compose(v -> {
           // a few ping intervals pass, then a burst: one turn of the loop writes several shared frames
           Promise<Void> sent = Promise.promise();
