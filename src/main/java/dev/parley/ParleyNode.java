@@ -354,48 +354,59 @@ public final class ParleyNode {
   public Ticket admit(String address) {
     String key = address == null ? "" : address;
     if (draining) {
-      return new Ticket(Refusal.SERVER_FULL, key); // a draining node answers as a full one: try another
+      return new Ticket(Refusal.SERVER_FULL, null); // a draining node answers as a full one: try another
     }
     int perAddress = config.http().maxConnectionsPerAddress();
+    AddressCount mine = null;
     if (perAddress > 0) {
-      java.util.concurrent.atomic.AtomicInteger mine = byAddress.computeIfAbsent(key, k -> new java.util.concurrent.atomic.AtomicInteger());
+      mine = byAddress.computeIfAbsent(key, AddressCount::new);
       if (mine.incrementAndGet() > perAddress) {
-        releaseAddress(key, mine);
-        return new Ticket(Refusal.ADDRESS_FULL, key);
+        releaseAddress(mine);
+        return new Ticket(Refusal.ADDRESS_FULL, null);
       }
     }
     while (true) {
       int n = connections.get();
       if (n >= config.http().maxConnections()) {
-        if (perAddress > 0) {
-          releaseAddress(key, byAddress.get(key));
-        }
-        return new Ticket(Refusal.SERVER_FULL, key);
+        releaseAddress(mine);
+        return new Ticket(Refusal.SERVER_FULL, null);
       }
       if (connections.compareAndSet(n, n + 1)) {
-        return new Ticket(null, key);
+        return new Ticket(null, mine);
       }
     }
   }
 
-  private final Map<String, java.util.concurrent.atomic.AtomicInteger> byAddress = new ConcurrentHashMap<>();
+  /** Connections from one address; its key is the one string kept for all of them. */
+  private static final class AddressCount extends java.util.concurrent.atomic.AtomicInteger {
+    final String key;
 
-  private void releaseAddress(String key, java.util.concurrent.atomic.AtomicInteger count) {
-    if (count != null && count.decrementAndGet() <= 0) {
-      byAddress.remove(key, count);
+    AddressCount(String key) {
+      this.key = key;
     }
   }
+
+  private final Map<String, AddressCount> byAddress = new ConcurrentHashMap<>();
+
+  private void releaseAddress(AddressCount count) {
+    if (count != null && count.decrementAndGet() <= 0) {
+      byAddress.remove(count.key, count);
+    }
+  }
+
+  private static final java.util.concurrent.atomic.AtomicIntegerFieldUpdater<Ticket> RELEASED =
+    java.util.concurrent.atomic.AtomicIntegerFieldUpdater.newUpdater(Ticket.class, "released");
 
   /** One connection's place in {@code http.maxConnections} and its address's share, or why it has none. */
   public final class Ticket {
-    private final java.util.concurrent.atomic.AtomicBoolean released = new java.util.concurrent.atomic.AtomicBoolean();
+    private volatile int released;
     private final Refusal refusal;
-    private final String address;
+    private final AddressCount address;
 
-    private Ticket(Refusal refusal, String address) {
+    private Ticket(Refusal refusal, AddressCount address) {
       this.refusal = refusal;
       this.address = address;
-      released.set(refusal != null);
+      released = refusal != null ? 1 : 0;
     }
 
     /** Null when admitted, else why not. */
@@ -405,11 +416,9 @@ public final class ParleyNode {
 
     /** Gives the place back; idempotent, and nothing for a refused ticket. */
     public void release() {
-      if (released.compareAndSet(false, true)) {
+      if (RELEASED.compareAndSet(this, 0, 1)) {
         connections.decrementAndGet();
-        if (config.http().maxConnectionsPerAddress() > 0) {
-          releaseAddress(address, byAddress.get(address));
-        }
+        releaseAddress(address);
       }
     }
   }

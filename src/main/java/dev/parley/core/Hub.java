@@ -347,7 +347,7 @@ public final class Hub {
   private void become(Session session, Room r, String name, CatchUp caught, boolean first) {
     String room = r.name;
     if (r.watchers.remove(session.id()) != null) {
-      session.watching().remove(room);
+      session.unwatch(room);
     }
     session.mutableRooms().put(room, name);
     ChatEvent.Joined joined = new ChatEvent.Joined(room, session.id(), name, clock.getAsLong(), session.identity().user());
@@ -942,12 +942,12 @@ public final class Hub {
     }
     Room r = rooms.computeIfAbsent(room, this::openRoom);
     r.watchers.put(session.id(), session);
-    session.watching().add(room);
+    session.watch(room);
   }
 
   /** Stops watching a room (see {@link #watch}). */
   public void unwatch(Session session, String room) {
-    session.watching().remove(room);
+    session.unwatch(room);
     Room r = rooms.get(room);
     if (r != null && r.watchers.remove(session.id()) != null) {
       dropIfEmpty(r);

@@ -23,8 +23,9 @@ public final class Session {
   private final String id;
   private final Hub hub;
   private final Connection connection;
-  private final Map<String, String> rooms = new LinkedHashMap<>();
-  private final java.util.Set<String> watching = new java.util.LinkedHashSet<>();
+  // sized for the common case (a few rooms, usually none watched): an idle connection's memory counts
+  private final Map<String, String> rooms = new LinkedHashMap<>(4);
+  private java.util.Set<String> watching;
   private final TokenBucket rate;
   private final int maxPending;
   private int pending;
@@ -86,8 +87,22 @@ public final class Session {
     return closeCode;
   }
 
+  /** Rooms watched (presence only, not joined); read-only. */
   java.util.Set<String> watching() {
-    return watching;
+    return watching == null ? java.util.Set.of() : Collections.unmodifiableSet(watching);
+  }
+
+  void watch(String room) {
+    if (watching == null) {
+      watching = new java.util.LinkedHashSet<>(4);
+    }
+    watching.add(room);
+  }
+
+  void unwatch(String room) {
+    if (watching != null) {
+      watching.remove(room);
+    }
   }
 
   Map<String, String> mutableRooms() {

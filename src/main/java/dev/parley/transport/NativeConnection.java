@@ -69,8 +69,7 @@ public abstract class NativeConnection implements Connection {
    */
   protected final void open(String authorization) {
     session = hub.open(this);
-    outbound = new Outbound(context, config.limits().outboundQueueBytes(), memory, this::transportBacklog, this::close,
-      "session=" + session.id() + " transport=" + transport());
+    outbound = new Outbound(context, config.limits().outboundQueueBytes(), memory, this::transportBacklog, this::close, this);
     ObjectNode welcome = Json.MAPPER.createObjectNode()
       .put("type", "welcome")
       .put("session", session.id());
@@ -279,5 +278,11 @@ public abstract class NativeConnection implements Connection {
 
   private static String truncate(String s) {
     return s.length() > 32 ? s.substring(0, 32) + "..." : s;
+  }
+
+  /** The label of this connection's log lines. */
+  @Override
+  public String toString() {
+    return "session=" + (session == null ? "-" : session.id()) + " transport=" + transport();
   }
 }

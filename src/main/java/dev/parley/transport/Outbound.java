@@ -35,15 +35,16 @@ public final class Outbound {
   private final OutboundMemory memory;
   private final LongSupplier backlog;
   private final Closer closer;
-  private final String what;
+  private final Object what;
   private long tracked;
   private boolean closing;
 
   /**
    * @param backlog bytes the transport holds for this client beyond those passed to {@link #track}
-   * @param what    a label for the log line (transport and session)
+   * @param what    the connection, whose {@code toString()} labels the log line (transport and session); built
+   *                only when a line is logged, not kept as a string for every connection
    */
-  public Outbound(Context context, long limit, OutboundMemory memory, LongSupplier backlog, Closer closer, String what) {
+  public Outbound(Context context, long limit, OutboundMemory memory, LongSupplier backlog, Closer closer, Object what) {
     this.context = context;
     this.limit = limit;
     this.memory = memory;

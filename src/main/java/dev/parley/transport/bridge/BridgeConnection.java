@@ -60,7 +60,12 @@ final class BridgeConnection implements Connection {
     this.outboundQueueBytes = outboundQueueBytes;
     this.session = hub.open(this);
     this.outbound = new Outbound(context, outboundQueueBytes, memory, () -> SockJsTransport.backlog(socket, outboundQueueBytes),
-      this::close, "session=" + session.id() + " transport=bridge");
+      this::close, this);
+  }
+
+  @Override
+  public String toString() {
+    return "session=" + session.id() + " transport=bridge";
   }
 
   Session session() {

@@ -80,7 +80,12 @@ public final class EngineSession {
     this.ownerThread = Thread.currentThread();
     this.outbound = new Outbound(context, server.maxQueueBytes(), server.memory(),
       () -> fast == null ? 0 : WsChannels.pendingBytes(fast.channel()),
-      (code, reason) -> close("slow consumer"), "sid=" + sid + " transport=socket.io");
+      (code, reason) -> close("slow consumer"), this);
+  }
+
+  @Override
+  public String toString() {
+    return "sid=" + sid + " transport=socket.io";
   }
 
   public String id() {

@@ -30,8 +30,9 @@ final class WebSocketConnection extends NativeConnection {
   long lastSeen;
   long pingSentAt;
 
+  /** {@code authorization}: the upgrade request's Authorization header, or null. */
   WebSocketConnection(Hub hub, ParleyConfig config, Context context, OutboundMemory memory, ServerWebSocket ws,
-                      long now, FrameWriter writer, Consumer<WebSocketConnection> onEnd) {
+                      String authorization, long now, FrameWriter writer, Consumer<WebSocketConnection> onEnd) {
     super(hub, config, context, memory);
     this.ws = ws;
     this.writer = writer;
@@ -75,7 +76,7 @@ final class WebSocketConnection extends NativeConnection {
       ended();
       onEnd.accept(this);
     });
-    open(ws.headers().get("Authorization"));
+    open(authorization);
   }
 
   @Override

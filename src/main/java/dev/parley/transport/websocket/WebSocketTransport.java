@@ -67,9 +67,10 @@ public final class WebSocketTransport implements Handler<RoutingContext> {
         }
         return;
       }
+      String authorization = ctx.request().getHeader("Authorization"); // read before the socket lets go of it
       WriteQueues.useDirect(ctx.request().connection(), WsChannels.unwrap(ar.result()));
       WebSocketConnection c = new WebSocketConnection(hub, node.config(), context, memory, ar.result(),
-        System.nanoTime(), writer, ended -> {
+        authorization, System.nanoTime(), writer, ended -> {
           connections.remove(ended);
           ticket.release();
         });

@@ -24,8 +24,10 @@ import java.lang.reflect.Field;
  * that created its connection for the connection's life, and that function holds the whole upgrade
  * request (the HTTP connection and its removed pipeline, the request and response with their headers,
  * Netty's handshaker), about 2 KB per client that nothing reads again. The function is called once, when
- * the handler is added; Parley clears it after the upgrade. The socket's own copy of the request headers,
- * URI and addresses stays.
+ * the handler is added; Parley clears it after the upgrade. The socket's reference to the request headers
+ * (about 600 bytes more) is swapped for a shared empty read-only map: transports read what they need from
+ * the request (the Authorization header) before this step, and nothing reads the socket's headers later.
+ * Its URI, path and addresses stay.
  *
  * <p>This reads Vert.x internals reflectively; if they ever change, the swap is skipped (a warning through
  * {@link Internals}) and the connection simply keeps Vert.x's default queue.
@@ -38,6 +40,8 @@ public final class WriteQueues {
   private static final Field WS_CONN;
   private static final Constructor<?> DIRECT;
   private static final Field FACTORY;
+  private static final Field HEADERS;
+  private static final io.vertx.core.MultiMap NO_HEADERS = io.vertx.core.http.HttpHeaders.headers().copy(false);
   private static final java.util.concurrent.atomic.AtomicLong SWAPPED = new java.util.concurrent.atomic.AtomicLong();
   private static final java.util.concurrent.atomic.AtomicLong RELEASED = new java.util.concurrent.atomic.AtomicLong();
 
@@ -62,13 +66,21 @@ public final class WriteQueues {
     WS_CONN = wsConn;
     DIRECT = direct;
     Field factory = null;
+    Field headers = null;
     try {
       factory = Class.forName("io.vertx.core.net.impl.VertxHandler").getDeclaredField("connectionFactory");
       factory.setAccessible(true);
+      headers = Class.forName("io.vertx.core.http.impl.WebSocketImplBase").getDeclaredField("headers");
+      headers.setAccessible(true);
+      if (!headers.getType().isInstance(NO_HEADERS)) {
+        throw new IllegalStateException("headers of type " + headers.getType().getName());
+      }
     } catch (ReflectiveOperationException | RuntimeException e) {
       Internals.fallback("upgrade-request", e.toString());
+      factory = null;
     }
     FACTORY = factory;
+    HEADERS = headers;
   }
 
   private WriteQueues() {
@@ -77,6 +89,7 @@ public final class WriteQueues {
   /**
    * Called on the connection's event loop right after the upgrade, before anything is written to the
    * WebSocket: {@code upgraded} is the HTTP connection the handshake came on, {@code ws} the unwrapped socket.
+   * Afterwards {@code ws.headers()} is empty: read what is needed from the request first.
    */
   public static void useDirect(HttpConnection upgraded, ServerWebSocket ws) {
     if (!(ws instanceof WebSocketInternal internal)) {
@@ -96,7 +109,10 @@ public final class WriteQueues {
     }
   }
 
-  /** Clears the connection factory of the WebSocket's Vert.x handler, and with it the upgrade request. */
+  /**
+   * Clears the connection factory of the WebSocket's Vert.x handler, and with it the upgrade request, and the
+   * socket's headers (read them from the request before this).
+   */
   private static void releaseHandshake(WebSocketInternal ws) {
     if (FACTORY == null) {
       return;
@@ -108,6 +124,7 @@ public final class WriteQueues {
     }
     try {
       FACTORY.set(handler, null);
+      HEADERS.set(ws, NO_HEADERS);
       RELEASED.incrementAndGet();
     } catch (ReflectiveOperationException | RuntimeException e) {
       Internals.fallback("upgrade-request", e.toString());
