@@ -369,9 +369,14 @@ many() {
   for pair in $(seq 1 "$PAIRS"); do
     for kind in reference parley $SIO_KIND; do
       start_server "$kind" pinned
+      # as in M1: a fifth of the connections first (connect, join, close), so that the JIT's code and the
+      # allocators' arenas grown by the first connections are not counted as per-connection memory
+      gen "$kind" pinned "$OUT/prewarm-M2-$kind.json" --rooms $(( n / 500 )) --subs 100 --idle --connect-rate 2000 \
+        --sources 8 --duration 1 --label prewarm || true
       local probe="" hk=""
       [ "$kind" = parley-sio ] && hk=-sio
       if [ "$kind" != reference ]; then
+        sleep 1   # let the prewarm's disconnects finish
         live_heap_kb > "$OUT/heap-before-M2$hk.kb"
         heap_probe "$(grep -c '^READY' "$LOG")" "$OUT/heap-ready-M2$hk.kb" &
         probe=$!
