@@ -36,8 +36,13 @@ final class Wire {
     return send(http, port, HttpMethod.POST, uri, body);
   }
 
+  /**
+   * One request read to the end. A request the server leaves unanswered fails after 10 s, naming itself
+   * (Vert.x's idle timeout), instead of hanging the test until its 30 s timeout with no clue which one it was.
+   */
   static Future<Answer> send(HttpClient http, int port, HttpMethod method, String uri, String body) {
-    return http.request(method, port, "127.0.0.1", uri)
+    return http.request(new io.vertx.core.http.RequestOptions().setMethod(method).setPort(port).setHost("127.0.0.1")
+        .setURI(uri).setIdleTimeout(10_000))
       .compose(req -> body == null ? req.send() : req.send(Buffer.buffer(body)))
       .compose(resp -> resp.body().map(b -> new Answer(resp.statusCode(), b.toString())));
   }
