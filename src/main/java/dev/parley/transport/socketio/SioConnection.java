@@ -35,7 +35,7 @@ final class SioConnection implements EngineListener {
   private final InboundMemory inbound;
   private long pendingBytes;
   private long unfinishedTimer = -1;
-  private final Map<String, SioSocket> sockets = new LinkedHashMap<>();
+  private final Map<String, SioSocket> sockets = new LinkedHashMap<>(2); // usually one namespace
   private EngineSession engine;
   private SioPacket pending;
   private final List<Buffer> pendingBuffers = new ArrayList<>();

@@ -31,7 +31,7 @@ public final class SioSocket implements Connection {
   private boolean closing;
   /** Set when connection state recovery is on: the private id, and where each room's messages got to. */
   private String pid;
-  private final java.util.Map<String, dev.parley.core.StreamPosition> positions = new java.util.HashMap<>();
+  private final java.util.Map<String, dev.parley.core.StreamPosition> positions = new java.util.HashMap<>(4); // a few rooms: small table
 
   SioSocket(SioConnection connection, String nsp, Hub hub, SioHandler handler) {
     this.connection = connection;
