@@ -224,8 +224,8 @@ public final class EngineServer implements Handler<RoutingContext> {
       EngineSession session = create(ticket);
       session.authorization(ctx.request().getHeader("Authorization"));
       session.address(ctx.request().remoteAddress() == null ? null : ctx.request().remoteAddress().hostAddress());
-      // this client is written to only on this loop: Vert.x's direct queues instead of its multi-producer ones
-      WriteQueues.useDirect(ctx.request().connection(), WsChannels.unwrap(ar.result()));
+      // this client is written to only on this loop: Vert.x's direct queues; the upgrade request is let go of
+      WriteQueues.afterUpgrade(ctx.request().connection(), WsChannels.unwrap(ar.result()));
       // handlers first: the client answers the open packet at once
       session.attachWebSocket(ar.result());
       ar.result().writeTextMessage("0" + handshake(session.id(), false));

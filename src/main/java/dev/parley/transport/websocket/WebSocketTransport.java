@@ -68,7 +68,7 @@ public final class WebSocketTransport implements Handler<RoutingContext> {
         return;
       }
       String authorization = ctx.request().getHeader("Authorization"); // read before the socket lets go of it
-      WriteQueues.useDirect(ctx.request().connection(), WsChannels.unwrap(ar.result()));
+      WriteQueues.afterUpgrade(ctx.request().connection(), WsChannels.unwrap(ar.result()));
       WebSocketConnection c = new WebSocketConnection(hub, node.config(), context, memory, ar.result(),
         authorization, System.nanoTime(), writer, ended -> {
           connections.remove(ended);

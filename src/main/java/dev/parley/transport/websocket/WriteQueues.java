@@ -23,7 +23,7 @@ import java.lang.reflect.Field;
  * <p>The same step lets go of the handshake: Vert.x's channel handler for the WebSocket keeps the function
  * that created its connection for the connection's life, and that function holds the whole upgrade
  * request (the HTTP connection and its removed pipeline, the request and response with their headers,
- * Netty's handshaker), about 2 KB per client that nothing reads again. The function is called once, when
+ * Netty's handshaker), about 1.5 KB per client that nothing reads again. The function is called once, when
  * the handler is added; Parley clears it after the upgrade. The socket's reference to the request headers
  * (about 600 bytes more) is swapped for a shared empty read-only map: transports read what they need from
  * the request (the Authorization header) before this step, and nothing reads the socket's headers later.
@@ -87,11 +87,12 @@ public final class WriteQueues {
   }
 
   /**
-   * Called on the connection's event loop right after the upgrade, before anything is written to the
+   * Swaps both queues for direct ones and lets go of the upgrade request. Called on the connection's event
+   * loop right after the upgrade, before anything is written to the
    * WebSocket: {@code upgraded} is the HTTP connection the handshake came on, {@code ws} the unwrapped socket.
    * Afterwards {@code ws.headers()} is empty: read what is needed from the request first.
    */
-  public static void useDirect(HttpConnection upgraded, ServerWebSocket ws) {
+  public static void afterUpgrade(HttpConnection upgraded, ServerWebSocket ws) {
     if (!(ws instanceof WebSocketInternal internal)) {
       Internals.fallback("write-queues", "not a Vert.x WebSocket: " + ws.getClass().getName());
       return;
